@@ -1,0 +1,249 @@
+"""faqbot: run | chat | ask | validate | import (and the quality tools).
+
+The CLI opens the core, calls one thing, and turns a core error into one line
+on stderr with exit code 2: never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.content import ContentError, validate
+from bot.importer import DraftError, draft_yaml
+from bot.replies import FaqBot, Reply
+
+EXIT_ERROR = 2
+NO_TOKEN = (
+    "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and run "
+    "`export TELEGRAM_BOT_TOKEN=<token>`"
+)
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_ERROR, f"faqbot: {message} (see faqbot --help)\n")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _bot(args: argparse.Namespace) -> FaqBot:
+    return FaqBot.from_settings(_settings(args))
+
+
+# --- commands -----------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    paths = [Path(p) for p in args.paths] or [_settings(args).content]
+    problems = validate(paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        return EXIT_ERROR
+    print(f"ok: {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    source = Path(args.raw)
+    try:
+        raw = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CliError(f"{source}: cannot read ({error.__class__.__name__})") from None
+    draft = draft_yaml(raw, source.name)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(draft, encoding="utf-8")
+        print(f"draft written to {args.output}; add questions, keywords and slogan names")
+    else:
+        sys.stdout.write(draft)
+    return 0
+
+
+def _questions(values: list[str], stdin: TextIO) -> Iterator[str]:
+    if not values or values == ["-"]:
+        for line in stdin:
+            if line.strip():
+                yield line.strip()
+    else:
+        yield from values
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    bot = _bot(args)
+    for question in _questions(args.question, sys.stdin):
+        reply = bot.handle(question)
+        if args.json:
+            result = bot.index.search(question, k=args.k)
+            print(json.dumps({
+                "question": question,
+                "answered": result.answered,
+                "hits": [h.as_dict() for h in result.hits],
+                "reply": reply.plain(),
+            }, ensure_ascii=False))
+        else:
+            print(reply.plain())
+            print()
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    bot = _bot(args)
+    return chat(bot, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if settings.telegram.token:
+        from bot.telegram_app import run_telegram
+
+        run_telegram(settings, FaqBot.from_settings(settings))
+        return 0
+    if args.telegram:
+        raise CliError(NO_TOKEN)
+    print("（未设置 TELEGRAM_BOT_TOKEN，以控制台模式运行；设置后 `make run` 即连接 Telegram。）")
+    return chat(FaqBot.from_settings(settings), sys.stdin, sys.stdout,
+                interactive=sys.stdin.isatty())
+
+
+# --- console chat ---------------------------------------------------------------
+
+
+def _render_buttons(reply: Reply) -> str:
+    buttons = [b for row in reply.buttons for b in row]
+    return "  ".join(f"[{n}] {b.label}" for n, b in enumerate(buttons, 1))
+
+
+def _lines(stdin: TextIO, interactive: bool) -> Iterable[str]:
+    if not interactive:
+        yield from stdin
+        return
+    try:
+        import readline  # noqa: F401  (gives input() history and editing)
+    except ImportError:
+        pass
+    while True:
+        try:
+            yield input("问> ")
+        except EOFError:
+            return
+
+
+def chat(bot: FaqBot, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
+    """Console chat: same replies as Telegram; a number presses a button of the last reply."""
+    if interactive:
+        print(bot.start().plain(), file=stdout)
+        print("（输入问题或命令；数字按按钮；:quit 退出）", file=stdout)
+    buttons: list = []
+    for line in _lines(stdin, interactive):
+        text = line.strip()
+        if not text:
+            continue
+        if text in (":quit", ":q", "/quit", "/exit"):
+            break
+        if text.isdigit() and 1 <= int(text) <= len(buttons):
+            reply = bot.action(buttons[int(text) - 1].action)
+        else:
+            reply = bot.handle(text)
+        buttons = [b for row in reply.buttons for b in row]
+        print(reply.plain(), file=stdout)
+        if interactive and buttons:
+            print(_render_buttons(reply), file=stdout)
+        print(file=stdout)
+        stdout.flush()
+    return 0
+
+
+# --- entry point ------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="faqbot",
+        description="Answers questions about a Chinese government work report.",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None,
+        help="config file (default: $FAQBOT_CONFIG or ./config.yaml)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser(
+        "run", help="start the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the console",
+        description="Example: TELEGRAM_BOT_TOKEN=123:abc faqbot run",
+    )
+    run.add_argument("--telegram", action="store_true", help="require Telegram (exit 2 without a token)")
+    run.set_defaults(handler=cmd_run)
+
+    chat_parser = commands.add_parser(
+        "chat", help="console chat with the same replies as Telegram",
+        description="Example: echo 第二部分讲了什么 | faqbot chat",
+    )
+    chat_parser.set_defaults(handler=cmd_chat)
+
+    ask = commands.add_parser(
+        "ask", help="answer questions (arguments, or one per line on stdin)",
+        description="Example: faqbot ask --json 海峡论坛是谁保障的",
+    )
+    ask.add_argument("question", nargs="*", help="questions; none or '-' reads stdin")
+    ask.add_argument("--json", action="store_true", help="one JSON object per question")
+    ask.add_argument("-k", type=int, default=5, help="hits to list with --json (default 5)")
+    ask.set_defaults(handler=cmd_ask)
+
+    check = commands.add_parser(
+        "validate", help="check content YAML; FILE:LINE: message per problem",
+        description="Example: faqbot validate content/siming-report.yaml",
+    )
+    check.add_argument("paths", nargs="*", help="files or directories (default: the content)")
+    check.set_defaults(handler=cmd_validate)
+
+    draft = commands.add_parser(
+        "import", help="turn a raw scraped report into a draft YAML",
+        description="Example: faqbot import content/raw/siming-report.txt -o draft.yaml",
+    )
+    draft.add_argument("raw", help="the raw scraped text file")
+    draft.add_argument("-o", "--output", help="write the draft here (default: stdout)")
+    draft.set_defaults(handler=cmd_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("FAQBOT_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its URLs contain the bot token
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return args.handler(args)
+    except (CliError, ConfigError, DraftError) as error:
+        print(f"faqbot: {error}", file=sys.stderr)
+    except ContentError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

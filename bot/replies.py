@@ -1,0 +1,414 @@
+"""What to answer: channel-neutral replies (text blocks + buttons).
+
+Every channel calls the same FaqBot: ``handle(text)`` for what a user types,
+``action(data)`` for a button press, ``inline(query)`` for inline mode. A reply
+renders itself as plain text (console) or Telegram HTML; adapters only send.
+
+Button actions (also Telegram ``callback_data``, always well under 64 bytes):
+``toc``, ``sec:<section id>``, ``p:<passage id>``, ``slogans``, ``examples``,
+``fb:good:<passage id>`` and ``fb:bad:<passage id>``.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from bot.config import Settings
+from bot.content import INTRO_ID, Passage, Report, Section, numeral
+from bot.search import SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
+from bot.textnorm import compact
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "开始使用"),
+    ("help", "使用帮助"),
+    ("sections", "报告目录"),
+    ("section", "查看某一部分，如 /section 2"),
+    ("summary", "报告摘要"),
+    ("slogans", "报告中的口号和提法"),
+    ("slogan", "查找口号，如 /slogan 忠诚"),
+)
+TOC_BUTTON = ("📑 目录", "toc")
+SLOGANS_BUTTON = ("💬 口号", "slogans")
+EXAMPLES_BUTTON = ("❓ 示例问题", "examples")
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Block:
+    """A piece of a reply: heading (bold), text, source (where it comes from), note, item."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    blocks: tuple[Block, ...]
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    answered: bool = True
+    result: SearchResult | None = field(default=None, compare=False)
+    passage_id: str = ""  # the passage shown, for feedback
+
+    def plain(self) -> str:
+        """Plain text for the console."""
+        lines = []
+        for block in self.blocks:
+            if block.kind == "source":
+                lines.append(f"—— {block.text}")
+            elif block.kind == "item":
+                lines.append(f"  • {block.text}")
+            else:
+                lines.append(block.text)
+        return "\n".join(lines)
+
+    def html(self) -> str:
+        """Telegram HTML: every piece of text escaped, headings bold, sources italic."""
+        lines = []
+        for block in self.blocks:
+            text = html.escape(block.text, quote=False)
+            if block.kind == "heading":
+                lines.append(f"<b>{text}</b>")
+            elif block.kind in ("source", "note"):
+                lines.append(f"<i>{text}</i>")
+            elif block.kind == "item":
+                lines.append(f"• {text}")
+            else:
+                lines.append(text)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class InlineItem:
+    id: str
+    title: str
+    description: str
+    reply: Reply
+
+
+def _row(*pairs: tuple[str, str]) -> tuple[Button, ...]:
+    return tuple(Button(label, action) for label, action in pairs)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class FaqBot:
+    """The channel-neutral bot: questions, commands and button actions -> replies."""
+
+    def __init__(self, settings: Settings, index: Index):
+        self.settings = settings
+        self.index = index
+        self.report: Report = index.report
+        self.reading_order = tuple(
+            p for p in self.report.passages if p.kind in ("intro", "section", "measure", "author")
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FaqBot:
+        index = Index.load(
+            settings.content, settings.cache_dir,
+            answer_threshold=settings.match.answer_threshold,
+            suggest_threshold=settings.match.suggest_threshold,
+        )
+        return cls(settings, index)
+
+    # --- entry points ---------------------------------------------------------
+
+    def handle(self, text: str) -> Reply:
+        """Whatever a user typed: a /command or a question."""
+        text = text.strip()
+        if text.startswith("/"):
+            name, _, argument = text[1:].partition(" ")
+            return self.command(name.split("@", 1)[0].lower(), argument.strip())
+        return self.ask(text)
+
+    def command(self, name: str, argument: str = "") -> Reply:
+        handlers = {
+            "start": self.start,
+            "help": lambda _: self.help(),
+            "sections": lambda _: self.sections(),
+            "section": self.section_command,
+            "summary": lambda _: self.summary(),
+            "slogans": lambda _: self.slogans(),
+            "slogan": self.slogan,
+        }
+        handler = handlers.get(name)
+        if handler is None:
+            return self._note(self.settings.text("unknown_command", command="/" + name))
+        return handler(argument)
+
+    def action(self, data: str) -> Reply:
+        """A button press."""
+        kind, _, value = data.partition(":")
+        if kind == "toc":
+            return self.sections()
+        if kind == "slogans":
+            return self.slogans()
+        if kind == "examples":
+            return self.examples()
+        if kind == "sec":
+            section = next((s for s in self.report.sections if s.id == value), None)
+            if section is not None:
+                return self.section(section)
+        if kind == "p":
+            return self.show(value)
+        return self.sections()
+
+    def ask(self, question: str) -> Reply:
+        """A free-text question: the best passage, or a decline with suggestions."""
+        if not question.strip():
+            return self._note(self.settings.text("empty"))
+        result = self.index.search(question, k=1 + self.settings.match.related)
+        if not result.answered:
+            return self._decline(result)
+        best = result.hits[0]
+        if best.kind == "slogans":
+            reply = self.slogans()
+        elif best.kind == "missing":
+            reply = self._missing(best)
+        else:
+            reply = self.show(best.id)
+        blocks = list(reply.blocks)
+        if result.corrected:
+            blocks.insert(0, Block("note", f"（已按“{result.corrected}”理解）"))
+        related = [h for h in result.hits[1:] if h.score >= self.settings.match.suggest_threshold
+                   and h.id != best.id][: self.settings.match.related]
+        buttons = list(reply.buttons)
+        if related:
+            blocks.append(Block("note", self.settings.text("related")))
+            blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in related)
+            buttons.insert(0, tuple(Button(_clip(h.title, 18), f"p:{h.id}") for h in related))
+        if best.kind in ("measure", "section", "intro", "slogan", "author"):
+            buttons.append(_row(("👍 有用", f"fb:good:{best.id}"), ("👎 没用", f"fb:bad:{best.id}")))
+        return Reply(tuple(blocks), tuple(buttons), True, result, best.id)
+
+    def inline(self, query: str, limit: int = 10) -> list[InlineItem]:
+        """Passages matching an inline query (empty query: the table of contents)."""
+        if query.strip():
+            hits = self.index.search(query, k=limit).hits
+            passages = [self.index.passage(h.id) for h in hits]
+        else:
+            passages = [p for p in self.report.passages if p.kind in ("section", "measure")]
+        items = []
+        for passage in passages[:limit]:
+            if passage is None:
+                continue
+            items.append(InlineItem(
+                passage.id, _clip(passage.title, 60), _clip(f"{passage.path}｜{passage.text}", 100),
+                self._passage_reply(passage, navigation=False),
+            ))
+        return items
+
+    # --- replies --------------------------------------------------------------
+
+    def start(self, payload: str = "") -> Reply:
+        """Welcome, or a deep link (/start s2, /start s2.m2)."""
+        payload = payload.strip()
+        if payload:
+            section = next((s for s in self.report.sections if s.id == payload), None)
+            if section is not None:
+                return self.section(section)
+            if self.index.passage(payload) is not None:
+                return self.show(payload)
+        example = self._examples()[0][0] if self._examples() else "第二部分讲了什么"
+        blocks = (
+            Block("text", self.settings.text("welcome", report=self.report.name, example=example)),
+            Block("note", f"报告共{len(self.report.sections)}个部分，可查看目录、口号或示例问题。"),
+        )
+        return Reply(blocks, (_row(TOC_BUTTON, SLOGANS_BUTTON, EXAMPLES_BUTTON),))
+
+    def help(self) -> Reply:
+        blocks = [Block("text", self.settings.text("help"))]
+        blocks.extend(Block("item", f"/{name} — {about}") for name, about in COMMANDS)
+        blocks.append(Block("note", "也支持繁体字、中文数字和拼音输入法的同音错字。"))
+        return Reply(tuple(blocks), (_row(TOC_BUTTON, SLOGANS_BUTTON, EXAMPLES_BUTTON),))
+
+    def sections(self) -> Reply:
+        """Table of contents."""
+        blocks = [Block("heading", f"📑 {self.report.name}")]
+        blocks.extend(Block("item", s.heading) for s in self.report.sections)
+        buttons = [_row(("引言", f"p:{INTRO_ID}"))]
+        buttons.extend(_row((_clip(s.heading, 24), f"sec:{s.id}")) for s in self.report.sections)
+        buttons.append(_row(SLOGANS_BUTTON, EXAMPLES_BUTTON))
+        return Reply(tuple(blocks), tuple(buttons))
+
+    def section_command(self, argument: str) -> Reply:
+        number = _section_number(argument)
+        if number is None:
+            return self.sections()
+        section = self.report.section(number)
+        if section is None:
+            return self._note(self.settings.text(
+                "no_section", number=argument, count=len(self.report.sections)
+            ), buttons=(_row(TOC_BUTTON),))
+        return self.section(section)
+
+    def section(self, section: Section) -> Reply:
+        """Section summary: heading, intro, measure titles, and a note for lost measures."""
+        blocks = [Block("heading", section.heading), Block("text", section.text)]
+        blocks.extend(Block("item", m.heading) for m in section.measures)
+        if section.missing_measures:
+            blocks.append(Block("note", self._missing_note(section)))
+        buttons = [_row((_clip(m.heading, 24), f"p:{m.id}")) for m in section.measures]
+        buttons.append(self._navigation(section.id))
+        return Reply(tuple(blocks), tuple(buttons), passage_id=section.id)
+
+    def summary(self) -> Reply:
+        """The whole report in brief: intro, then each section with its measures' titles."""
+        blocks = [Block("heading", self.report.name), Block("text", self.report.intro)]
+        for section in self.report.sections:
+            blocks.append(Block("heading", section.heading))
+            blocks.extend(Block("item", m.heading) for m in section.measures)
+            if section.missing_measures:
+                blocks.append(Block("note", self._missing_note(section)))
+        blocks.append(Block("source", f"{self.report.byline}"))
+        return Reply(tuple(blocks), (_row(TOC_BUTTON, SLOGANS_BUTTON),))
+
+    def slogans(self) -> Reply:
+        blocks = [Block("heading", "💬 报告中的口号和提法")]
+        for slogan in self.report.slogans:
+            source = self.index.passage(slogan.source)
+            where = source.path if source else slogan.source
+            name = f"{slogan.name}，" if slogan.name else ""
+            blocks.append(Block("item", f"{_quoted(slogan.text)}（{name}{where}）"))
+        buttons = [
+            _row(*((_clip(s.text, 10), f"p:{s.id}") for s in self.report.slogans[i : i + 2]))
+            for i in range(0, len(self.report.slogans), 2)
+        ]
+        buttons.append(_row(TOC_BUTTON))
+        return Reply(tuple(blocks), tuple(buttons))
+
+    def slogan(self, word: str) -> Reply:
+        """Slogans matching a word (fuzzy); all slogans when no word is given."""
+        if not word.strip():
+            return self.slogans()
+        query = compact(word)
+        scored = []
+        for slogan in self.report.slogans:
+            target = compact(slogan.text + slogan.name)
+            score = fuzz.partial_ratio(query, target) if query else 0
+            scored.append((score, slogan))
+        matches = [s for score, s in sorted(scored, key=lambda x: -x[0]) if score >= 60][:5]
+        if not matches:
+            return self._note(self.settings.text("no_slogan", word=word), buttons=(_row(SLOGANS_BUTTON),))
+        if len(matches) == 1:
+            return self.show(matches[0].id)
+        blocks = [Block("heading", f"与“{word}”相关的口号")]
+        blocks.extend(Block("item", _quoted(s.text)) for s in matches)
+        buttons = tuple(_row((_clip(s.text, 18), f"p:{s.id}")) for s in matches)
+        return Reply(tuple(blocks), buttons + (_row(SLOGANS_BUTTON),))
+
+    def examples(self) -> Reply:
+        blocks = [Block("heading", "❓ 可以这样问：")]
+        blocks.extend(Block("item", question) for question, _ in self._examples())
+        buttons = tuple(_row((_clip(q, 20), f"p:{pid}")) for q, pid in self._examples())
+        return Reply(tuple(blocks), buttons + (_row(TOC_BUTTON),))
+
+    def show(self, passage_id: str) -> Reply:
+        """A passage by id, with navigation; a lost measure says so."""
+        passage = self.index.passage(passage_id)
+        if passage is not None:
+            return self._passage_reply(passage)
+        section_id, _, measure = passage_id.partition(".m")
+        section = next((s for s in self.report.sections if s.id == section_id), None)
+        if section is not None and measure.isdigit() and int(measure) in section.missing_measures:
+            return self._missing(missing_measure_hit(section, int(measure)))
+        return self.sections()
+
+    # --- helpers --------------------------------------------------------------
+
+    def _passage_reply(self, passage: Passage, navigation: bool = True) -> Reply:
+        blocks = [Block("heading", passage.title)]
+        buttons: list[tuple[Button, ...]] = []
+        if passage.kind == "slogan":
+            slogan = next(s for s in self.report.slogans if s.id == passage.id)
+            if slogan.name:
+                blocks.append(Block("note", slogan.name))
+            blocks.append(Block("text", passage.text))
+            buttons.append(_row(("📄 查看原文", f"p:{slogan.source}"), SLOGANS_BUTTON))
+        elif passage.kind == "author":
+            blocks.append(Block("text", f"{self.report.author}，{self.report.role}。"))
+            blocks.append(Block("text", f"（{passage.text}）"))
+        else:
+            blocks.append(Block("text", passage.text))
+        if passage.kind == "section":
+            section = self.report.section(int(passage.id[1:]))
+            if section is not None:
+                return self.section(section)
+        blocks.append(Block("source", self.settings.text("source", path=passage.path)))
+        if navigation and passage.kind != "slogan":
+            buttons.append(self._navigation(passage.id))
+        return Reply(tuple(blocks), tuple(buttons), passage_id=passage.id)
+
+    def _navigation(self, passage_id: str) -> tuple[Button, ...]:
+        """◀ ▶ through the report in reading order, and back to the table of contents."""
+        ids = [p.id for p in self.reading_order]
+        position = ids.index(passage_id) if passage_id in ids else -1
+        row = []
+        if position > 0:
+            row.append(Button("◀", f"p:{ids[position - 1]}"))
+        row.append(Button("↩ 目录", "toc"))
+        if 0 <= position < len(ids) - 1:
+            row.append(Button("▶", f"p:{ids[position + 1]}"))
+        return tuple(row)
+
+    def _missing_note(self, section: Section) -> str:
+        lost = "、".join(f"{numeral(n)}是" for n in section.missing_measures)
+        kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
+        return self.settings.text("missing", what=f"{section.short_heading}的{lost}", kept=kept)
+
+    def _missing(self, hit: Hit) -> Reply:
+        section = next(s for s in self.report.sections if hit.id.startswith(s.id + "."))
+        blocks = (
+            Block("heading", f"{section.heading} › {hit.title}"),
+            Block("note", self._missing_note(section)),
+        )
+        buttons = [_row((_clip(m.heading, 24), f"p:{m.id}")) for m in section.measures]
+        buttons.append(_row(("↩ 本部分", f"sec:{section.id}"), TOC_BUTTON))
+        return Reply(blocks, tuple(buttons), True, passage_id=hit.id)
+
+    def _decline(self, result: SearchResult) -> Reply:
+        blocks = [Block("text", self.settings.text("decline"))]
+        suggestions = [h for h in result.hits if h.kind != SLOGANS_ID][:3]
+        buttons: list[tuple[Button, ...]] = []
+        if suggestions:
+            blocks.append(Block("note", self.settings.text("decline_suggest")))
+            blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in suggestions)
+            buttons.extend(_row((_clip(h.title, 24), f"p:{h.id}")) for h in suggestions)
+        buttons.append(_row(TOC_BUTTON, EXAMPLES_BUTTON))
+        return Reply(tuple(blocks), tuple(buttons), False, result)
+
+    def _note(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:
+        return Reply((Block("text", text),), buttons or (_row(TOC_BUTTON),), False)
+
+    def _examples(self) -> list[tuple[str, str]]:
+        """One alternate question from each section and measure, from the content."""
+        return [
+            (p.questions[0], p.id) for p in self.report.passages
+            if p.kind in ("section", "measure") and p.questions
+        ][:6]
+
+
+def _quoted(text: str) -> str:
+    return text if "“" in text else f"“{text}”"
+
+
+def _section_number(argument: str) -> int | None:
+    """'2', '二', '第二部分' -> 2."""
+    digits = compact(argument)
+    digits = "".join(c for c in digits if c.isdigit())
+    if digits:
+        return int(digits)
+    for number in range(1, 20):
+        if numeral(number) in argument:
+            return number
+    return None

@@ -1,0 +1,379 @@
+"""Index and matcher: question -> ranked hits with a 0-100 confidence, or a decline.
+
+Signals, all on normalised text (see textnorm):
+- coverage: how much of the question's content (IDF-weighted tokens) the passage
+  holds, counting partial credit for shared character bigrams (q–A relevance);
+- phrase similarity: the question against the passage's title, alternate
+  questions and keywords (q–Q similarity, rapidfuzz);
+- slogan overlap: a fragment of a quoted formula inside the question.
+Homophone typos are corrected before segmentation with pinyin keys, and
+section / author / slogan-list questions are recognised as intents.
+
+Building the index is the slow part (jieba's full dictionary, pypinyin's
+tables); the result is pickled into the cache directory, keyed by the content
+and this module's version, so a cold process only unpickles it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+import math
+import os
+import pickle
+import re
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rapidfuzz import fuzz
+
+from bot.content import Passage, Report, content_files, load_report, numeral
+from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
+
+logger = logging.getLogger(__name__)
+
+INDEX_VERSION = "7"
+SLOGANS_ID = "slogans"
+
+# Weight of a token the report never uses: as informative as the rarest report token.
+_PARTIAL_CREDIT = 0.7
+_SINGLE_CHAR_WEIGHT = 0.4
+_CANDIDATES = 40
+# Homophones that are frequent real words (jieba frequency) are taken as meant.
+_REAL_WORD_FREQ = 1000
+
+_SECTION_REF = re.compile(r"第(\d+)(?:个)?(?:大)?(?:部分|章|节|板块|方面|块|段|篇|大点|部)")
+_MEASURE_REF = re.compile(r"(?:第(\d+)(?:点|条|项|个措施|个做法|项措施|个方面)|(\d+)是)")
+_SECTION_CUE = ("部分", "板块", "那块", "一块", "章节", "方面", "那段", "这段")
+_SLOGAN_CUE = re.compile(r"口号|提法|标语|顺口溜|金句|格言|名言|警句|说法")
+_AUTHOR_CUE = re.compile(r"作者|谁写|写的|撰写|执笔|署名|尤小波")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage with a 0-100 confidence."""
+
+    id: str
+    kind: str
+    title: str
+    text: str
+    path: str
+    score: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id, "kind": self.kind, "title": self.title,
+            "text": self.text, "path": self.path, "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    hits: tuple[Hit, ...]
+    answered: bool
+    corrected: str = ""  # the question after typo correction, when it changed
+
+    @property
+    def best(self) -> Hit | None:
+        return self.hits[0] if self.hits else None
+
+
+@dataclass
+class _Doc:
+    passage: Passage
+    tokens: frozenset[str]
+    bigrams: frozenset[str]
+    phrases: tuple[str, ...]  # content-only compact strings of title, questions, keywords
+    quote: str = ""  # compact slogan text, for fragment matching
+    section_number: int = 0
+
+
+@dataclass
+class IndexData:
+    """Everything matching needs, picklable."""
+
+    docs: list[_Doc]
+    idf: dict[str, float]
+    postings: dict[str, list[int]]
+    bigram_postings: dict[str, list[int]]
+    segmenter: Segmenter
+    unknown_weight: float
+    terms_by_key: dict[str, list[str]] = field(default_factory=dict)
+    real_words: frozenset[str] = frozenset()
+    vocabulary: frozenset[str] = frozenset()
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+class Index:
+    """The matcher over one report's passages."""
+
+    def __init__(self, report: Report, data: IndexData, answer_threshold: int = 50,
+                 suggest_threshold: int = 20):
+        self.report = report
+        self.data = data
+        self.answer_threshold = answer_threshold
+        self.suggest_threshold = suggest_threshold
+        self.passages = {d.passage.id: d.passage for d in data.docs}
+
+    # --- building -------------------------------------------------------------
+
+    @classmethod
+    def build(cls, report: Report, passages: Sequence[Passage] | None = None,
+              segmenter: Segmenter | None = None, cache_dir: Path | None = None,
+              **thresholds: int) -> Index:
+        """Build from scratch (seconds: loads jieba's dictionary and pinyin tables)."""
+        passages = report.passages if passages is None else passages
+        terms = sorted({compact(k) for p in passages for k in p.keywords if compact(k)})
+        if segmenter is None:
+            corpus = [compact(t) for p in passages for t in (p.title, p.text, *p.questions)]
+            segmenter = Segmenter.build(terms, corpus, cache_dir)
+        data = _build_data(passages, segmenter, terms)
+        return cls(report, data, **thresholds)
+
+    @classmethod
+    def load(cls, content: Path, cache_dir: Path | None, **thresholds: int) -> Index:
+        """The index for a content file or directory, unpickled from the cache when the
+        content is unchanged, else loaded, validated, built and cached."""
+        files = content_files([content])
+        digest = hashlib.sha256(INDEX_VERSION.encode())
+        for file in files:
+            digest.update(file.name.encode() + b"\0" + file.read_bytes() if file.is_file() else b"")
+        path = cache_dir / f"index-{digest.hexdigest()[:16]}.pickle" if cache_dir else None
+        if path is not None and path.is_file():
+            try:
+                with path.open("rb") as handle:
+                    report, data = pickle.load(handle)
+                return cls(report, data, **thresholds)
+            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
+                    TypeError, ValueError):
+                logger.info("index cache %s is unreadable; rebuilding", path)
+        report = load_report(content)
+        index = cls.build(report, cache_dir=cache_dir, **thresholds)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
+                    pickle.dump((report, index.data), handle, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(handle.name, path)
+            except OSError as error:
+                logger.warning("cannot write the index cache in %s: %s", cache_dir, error)
+        return index
+
+    # --- querying -------------------------------------------------------------
+
+    def search(self, question: str, k: int = 5) -> SearchResult:
+        """Rank passages for a question; ``answered`` is False when the bot should decline."""
+        text = normalize(question)
+        if not text:
+            return SearchResult(question, (), False)
+        intent = self._intent(text)
+        if intent is not None:
+            return SearchResult(question, (intent,), True)
+        corrected = self._correct(text)
+        tokens = self.data.segmenter.content_tokens(corrected)
+        hits = self._rank(corrected, tokens, k)
+        answered = bool(hits) and hits[0].score >= self.answer_threshold
+        if not answered:
+            hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
+        return SearchResult(question, hits, answered, corrected if corrected != text else "")
+
+    def passage(self, passage_id: str) -> Passage | None:
+        return self.passages.get(passage_id)
+
+    def _hit(self, passage: Passage, score: float) -> Hit:
+        return Hit(passage.id, passage.kind, passage.title, passage.text, passage.path,
+                   max(0, min(100, round(score))))
+
+    def _intent(self, text: str) -> Hit | None:
+        """Questions that name a section, a measure of a section, the author or the slogans."""
+        section_ref = _SECTION_REF.search(text)
+        if section_ref:
+            number = int(section_ref.group(1))
+            section = self.report.section(number)
+            rest = text[section_ref.end():]
+            measure_ref = _MEASURE_REF.search(rest)
+            if section is None:
+                return None
+            if measure_ref:
+                measure_number = int(measure_ref.group(1) or measure_ref.group(2))
+                measure = section.measure(measure_number)
+                if measure is not None:
+                    return self._hit(self.passages[measure.id], 100)
+                return missing_measure_hit(section, measure_number)
+            if not self._content_beyond(rest):
+                return self._hit(self.passages[section.id], 100)
+        content = self.data.segmenter.content_tokens(text)
+        if _SLOGAN_CUE.search(text) and not self._content_beyond(_SLOGAN_CUE.sub("", text)):
+            return Hit(SLOGANS_ID, "slogans", "报告中的口号和提法", "", "全文", 100)
+        if _AUTHOR_CUE.search(text) and len(content) <= 3:
+            author = self.passages.get("author")
+            return self._hit(author, 100) if author else None
+        return None
+
+    def _content_beyond(self, text: str) -> bool:
+        """Whether text holds report terms beyond question words and cues."""
+        tokens = self.data.segmenter.content_tokens(text)
+        return any(t in self.data.idf and len(t) > 1 and t not in _SECTION_CUE for t in tokens)
+
+    def _correct(self, text: str) -> str:
+        """Replace homophone typos by the report term with the same pinyin."""
+        data = self.data
+        if not data.terms_by_key:
+            return text
+        out: list[str] = []
+        i = 0
+        while i < len(text):
+            replaced = False
+            for length in (6, 5, 4, 3, 2):
+                window = text[i : i + length]
+                if len(window) < length or window in data.vocabulary or window in data.real_words:
+                    continue
+                term = self._homophone(window)
+                if term:
+                    out.append(term)
+                    i += length
+                    replaced = True
+                    break
+            if not replaced:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
+
+    def _homophone(self, window: str) -> str:
+        """The report term that window is a likely mistyping of, or ''."""
+        for key in pinyin_keys(window, self.data.segmenter.pinyin):
+            for term in self.data.terms_by_key.get(key, ()):
+                changed = [w for t, w in zip(term, window, strict=True) if t != w]
+                if (
+                    0 < len(changed) <= max(1, len(term) // 3)
+                    and len(changed) < len(term)
+                    and not any(self.data.segmenter.is_stopword(c) for c in changed)
+                ):
+                    return term
+        return ""
+
+    def _weights(self, tokens: Iterable[str]) -> dict[str, float]:
+        weights: dict[str, float] = {}
+        for token in tokens:
+            weight = self.data.idf.get(token, self.data.unknown_weight)
+            if len(token) == 1:
+                weight *= _SINGLE_CHAR_WEIGHT
+            weights[token] = weight
+        return weights
+
+    def _coverage(self, weights: dict[str, float]) -> dict[int, float]:
+        """IDF-weighted share of the question each candidate passage holds."""
+        data = self.data
+        total = sum(weights.values())
+        if total <= 0:
+            return {}
+        matched: dict[int, float] = defaultdict(float)
+        for token, weight in weights.items():
+            exact = data.postings.get(token, ())
+            for doc in exact:
+                matched[doc] += weight
+            if len(token) < 2:
+                continue
+            grams = _bigrams(token)
+            counts: dict[int, int] = defaultdict(int)
+            for gram in grams:
+                for doc in data.bigram_postings.get(gram, ()):
+                    counts[doc] += 1
+            exact_set = set(exact)
+            for doc, count in counts.items():
+                share = count / len(grams)
+                if doc not in exact_set and share >= 0.5:
+                    matched[doc] += weight * _PARTIAL_CREDIT * share
+        return {doc: value / total for doc, value in matched.items()}
+
+    def _rank(self, text: str, tokens: list[str], k: int) -> tuple[Hit, ...]:
+        data = self.data
+        weights = self._weights(tokens)
+        coverage = self._coverage(weights)
+        if not coverage:
+            return ()
+        query = "".join(t for t in tokens)
+        section_cue = any(cue in text for cue in _SECTION_CUE)
+        candidates = heapq.nlargest(_CANDIDATES, coverage.items(), key=lambda item: item[1])
+        scored: list[tuple[float, int]] = []
+        for doc_index, cover in candidates:
+            doc = data.docs[doc_index]
+            phrase = max((fuzz.ratio(query, p) for p in doc.phrases), default=0.0) / 100
+            score = 0.62 * cover + 0.38 * phrase * min(1.0, cover * 2)
+            if doc.quote and len(query) >= 3:
+                overlap = fuzz.partial_ratio(query, doc.quote) / 100
+                if overlap >= 0.8:
+                    score = max(score, 0.5 + 0.5 * overlap * min(1.0, len(query) / 6) * cover)
+            if section_cue and doc.passage.kind == "section":
+                score += 0.12
+            scored.append((score, doc_index))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return tuple(self._hit(data.docs[i].passage, 100 * s) for s, i in scored[:k])
+
+
+def missing_measure_hit(section, number: int) -> Hit:
+    """A measure the source lost (section 三 keeps only its 四是)."""
+    kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
+    return Hit(
+        f"{section.id}.m{number}", "missing", f"{numeral(number)}是（原文缺失）",
+        f"原文此处缺失：{section.heading}的{numeral(number)}是在来源中已丢失，报告只保留了{kept}。",
+        f"{section.short_heading} › {numeral(number)}是", 100,
+    )
+
+
+def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[str]) -> IndexData:
+    docs: list[_Doc] = []
+    for passage in passages:
+        fields = [passage.title, passage.text, *passage.questions, *passage.keywords]
+        if passage.kind == "slogan":
+            fields = [passage.title, *passage.questions, *passage.keywords]
+        tokens: set[str] = set()
+        grams: set[str] = set()
+        for value in fields:
+            value = compact(value)
+            tokens.update(segmenter.search_tokens(value))
+            grams |= _bigrams(value)
+        phrases = tuple(
+            p for p in ("".join(segmenter.content_tokens(compact(v)))
+                        for v in (passage.title, *passage.questions, *passage.keywords)) if p
+        )
+        docs.append(_Doc(
+            passage, frozenset(tokens), frozenset(grams), phrases,
+            compact(passage.title) if passage.kind == "slogan" else "",
+        ))
+    document_frequency: dict[str, int] = defaultdict(int)
+    postings: dict[str, list[int]] = defaultdict(list)
+    bigram_postings: dict[str, list[int]] = defaultdict(list)
+    for number, doc in enumerate(docs):
+        for token in doc.tokens:
+            document_frequency[token] += 1
+            postings[token].append(number)
+        for gram in doc.bigrams:
+            bigram_postings[gram].append(number)
+    count = len(docs)
+    idf = {t: math.log(1 + count / df) for t, df in document_frequency.items()}
+    vocabulary = frozenset(t for t in idf if len(t) >= 2)
+    terms_by_key: dict[str, list[str]] = defaultdict(list)
+    for term in sorted(vocabulary | set(terms)):
+        if 2 <= len(term) <= 6 and not segmenter.is_stopword(term):
+            for key in pinyin_keys(term, segmenter.pinyin):
+                terms_by_key[key].append(term)
+    return IndexData(
+        docs=docs,
+        idf=idf,
+        postings=dict(postings),
+        bigram_postings=dict(bigram_postings),
+        segmenter=segmenter,
+        unknown_weight=math.log(1 + count / 0.5),
+        terms_by_key=dict(terms_by_key),
+        real_words=segmenter.homophone_words(terms_by_key, _REAL_WORD_FREQ),
+        vocabulary=vocabulary,
+    )
