@@ -173,6 +173,8 @@ class FaqBot:
         best = result.hits[0]
         if best.kind == "slogans":
             reply = self.slogans()
+        elif best.kind == "sections":
+            reply = self.sections()
         elif best.kind == "missing":
             reply = self._missing(best)
         else:

@@ -32,12 +32,15 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from bot.content import Passage, Report, content_files, load_report, numeral
+from bot.importer import chinese_number as chinese_ordinal
+from bot import textnorm
 from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
 
 logger = logging.getLogger(__name__)
 
 INDEX_VERSION = "7"
 SLOGANS_ID = "slogans"
+SECTIONS_ID = "sections"
 
 # Weight of a token the report never uses: as informative as the rarest report token.
 _PARTIAL_CREDIT = 0.7
@@ -46,11 +49,26 @@ _CANDIDATES = 40
 # Homophones that are frequent real words (jieba frequency) are taken as meant.
 _REAL_WORD_FREQ = 1000
 
-_SECTION_REF = re.compile(r"第(\d+)(?:个)?(?:大)?(?:部分|章|节|板块|方面|块|段|篇|大点|部)")
-_MEASURE_REF = re.compile(r"(?:第(\d+)(?:点|条|项|个措施|个做法|项措施|个方面)|(\d+)是)")
+_SECTION_REF = re.compile(r"第(\d+)(?:个)?(?:大)?(?:部分|章|节|板块|方面|块|段|篇|大点|部|点)")
+_MEASURE_REF = re.compile(
+    r"第(\d+)(?:个)?(?:小)?(?:点|条|项|措施|做法|方面)|([一二三四五六七八九十]+|\d+)是"
+    r"|(最后)(?:1|一)?(?:个)?(?:点|条|项|是|小点)"
+)
+# What a question asks for, and what a passage must hold to answer it.
+_ASKS_COUNT = re.compile(r"(?:多少|(?<![哪那这好])几)(个|位|名|人|项|次|条|家|分|字|年|天|届|所|座|元|万|亿)?")
+_COUNTERS = "个位名人项次条家"
+_ASKS_TIME = re.compile(r"哪1?年|什么时候|何时|几月|哪天|几号|出生|生日|多大年纪|年龄")
+_ASKS_LIST = re.compile(r"哪(?:\d+|几)(?:个|项|条|种|句|大)")
+_ASKS_NAME = re.compile(r"叫什么名字|叫啥|姓名|名字")
+_ASKS_CONTACT = re.compile(r"电话|号码|地址|邮箱|网址|官网|在哪里办公|在哪办公|怎么走|位置在|在什么地方|预算|经费|工资|待遇")
 _SECTION_CUE = ("部分", "板块", "那块", "一块", "章节", "方面", "那段", "这段")
+_TOC_CUE = re.compile(r"(?:几|多少)(?:个)?(?:大)?部分|目录|结构|框架|提纲|大纲|分为哪|分成哪|哪几(?:个)?部分")
+# "This report" refers to the whole document, not to a topic in it.
+_SELF_REFERENCE = re.compile(r"(?:这|那|本|该)(?:1)?(?:份|篇|个)?(?:材料|报告|文章|文件|稿子)")
+# Words that name the report itself or a listing, not a topic in it.
+_DOCUMENT_WORDS = frozenset("材料 报告 文章 一共 总共 共 所有 全部 列 列出 列举 一下 分 哪几个".split())
 _SLOGAN_CUE = re.compile(r"口号|提法|标语|顺口溜|金句|格言|名言|警句|说法")
-_AUTHOR_CUE = re.compile(r"作者|谁写|写的|撰写|执笔|署名|尤小波")
+_AUTHOR_CUE = re.compile(r"作者|谁写|写的|撰写|执笔|署名|尤小波|写(?:这|那)?(?:篇|份)?.{0,3}的人")
 
 
 @dataclass(frozen=True)
@@ -69,6 +87,9 @@ class Hit:
             "id": self.id, "kind": self.kind, "title": self.title,
             "text": self.text, "path": self.path, "score": self.score,
         }
+
+
+NO_SUCH_SECTION = Hit("", "none", "", "", "", 0)  # 第四部分 of a three-part report
 
 
 @dataclass(frozen=True)
@@ -90,7 +111,7 @@ class _Doc:
     bigrams: frozenset[str]
     phrases: tuple[str, ...]  # content-only compact strings of title, questions, keywords
     quote: str = ""  # compact slogan text, for fragment matching
-    section_number: int = 0
+    quote_grams: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -106,6 +127,21 @@ class IndexData:
     terms_by_key: dict[str, list[str]] = field(default_factory=dict)
     real_words: frozenset[str] = frozenset()
     vocabulary: frozenset[str] = frozenset()
+    report_ngrams: frozenset[str] = frozenset()
+
+
+# Raw score (0-1) -> confidence (0-100): anchors read off the question sets, so that
+# a confidence is roughly the share of answers at that level that were right.
+_CALIBRATION = ((0.0, 0), (0.2, 10), (0.3, 30), (0.4, 50), (0.5, 72), (0.7, 90), (1.0, 100))
+
+
+def calibrated(raw: float) -> float:
+    """Piecewise-linear map of a raw score onto the calibrated 0-100 confidence."""
+    raw = max(0.0, min(1.0, raw))
+    for (x0, y0), (x1, y1) in zip(_CALIBRATION, _CALIBRATION[1:], strict=False):
+        if raw <= x1:
+            return y0 + (y1 - y0) * (raw - x0) / (x1 - x0)
+    return 100.0
 
 
 def _bigrams(text: str) -> set[str]:
@@ -144,6 +180,8 @@ class Index:
         content is unchanged, else loaded, validated, built and cached."""
         files = content_files([content])
         digest = hashlib.sha256(INDEX_VERSION.encode())
+        for module in (__file__, textnorm.__file__):  # code changes invalidate the cache too
+            digest.update(Path(module).read_bytes())
         for file in files:
             digest.update(file.name.encode() + b"\0" + file.read_bytes() if file.is_file() else b"")
         path = cache_dir / f"index-{digest.hexdigest()[:16]}.pickle" if cache_dir else None
@@ -175,15 +213,45 @@ class Index:
         if not text:
             return SearchResult(question, (), False)
         intent = self._intent(text)
+        if intent is NO_SUCH_SECTION:
+            return SearchResult(question, (), False)
         if intent is not None:
-            return SearchResult(question, (intent,), True)
+            answered = self._answers(text, intent)
+            return SearchResult(question, (intent,), answered)
         corrected = self._correct(text)
-        tokens = self.data.segmenter.content_tokens(corrected)
+        tokens = self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", corrected))
         hits = self._rank(corrected, tokens, k)
-        answered = bool(hits) and hits[0].score >= self.answer_threshold
+        answered = (
+            bool(hits) and hits[0].score >= self.answer_threshold and self._answers(corrected, hits[0])
+        )
         if not answered:
             hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
         return SearchResult(question, hits, answered, corrected if corrected != text else "")
+
+    def _answers(self, text: str, hit: Hit) -> bool:
+        """Whether the passage can hold what the question asks for: a count needs a
+        number, a date a year, a name the byline; contact details, budgets and other
+        places are never in the report."""
+        if _ASKS_CONTACT.search(text):
+            return False
+        if self._other_place(text):
+            return False
+        if hit.kind in ("slogans", "sections", "missing", "section"):
+            return True
+        body = compact(hit.text)
+        count = _ASKS_COUNT.search(text)
+        if count:
+            unit = count.group(1)
+            pattern = rf"\d+[{_COUNTERS}]" if unit is None or unit in _COUNTERS else rf"\d+{unit}"
+            if not re.search(pattern, body):
+                return False
+        if _ASKS_TIME.search(text) and not re.search(r"\d+年|以来|去年", body):
+            return False
+        if _ASKS_NAME.search(text) and hit.kind != "author":
+            return False
+        if _ASKS_LIST.search(text) and hit.kind == "slogan" and not re.search("[、,]", hit.title):
+            return False  # 五大战役 and 三个留人 are named, never spelled out
+        return True
 
     def passage(self, passage_id: str) -> Passage | None:
         return self.passages.get(passage_id)
@@ -191,6 +259,19 @@ class Index:
     def _hit(self, passage: Passage, score: float) -> Hit:
         return Hit(passage.id, passage.kind, passage.title, passage.text, passage.path,
                    max(0, min(100, round(score))))
+
+    def _other_place(self, text: str) -> bool:
+        """A province, city, district or county the report is not about (北京市, 海淀区)."""
+        tokens = self.data.segmenter.tokenizer.lcut(text, HMM=False)
+        for token, following in zip(tokens, [*tokens[1:], ""], strict=True):
+            place = token if token[-1:] in "省市区县" and len(token) >= 3 else ""
+            if not place and following[:1] in ("省", "市", "县") and len(token) >= 2:
+                place = token + following[0]
+            if place and place not in self.data.report_ngrams and self.data.segmenter.freq.get(
+                place.rstrip("省市区县") or place, 0
+            ) > 0:
+                return True
+        return False
 
     def _intent(self, text: str) -> Hit | None:
         """Questions that name a section, a measure of a section, the author or the slogans."""
@@ -201,9 +282,9 @@ class Index:
             rest = text[section_ref.end():]
             measure_ref = _MEASURE_REF.search(rest)
             if section is None:
-                return None
+                return NO_SUCH_SECTION
             if measure_ref:
-                measure_number = int(measure_ref.group(1) or measure_ref.group(2))
+                measure_number = _measure_number(measure_ref, section)
                 measure = section.measure(measure_number)
                 if measure is not None:
                     return self._hit(self.passages[measure.id], 100)
@@ -211,6 +292,8 @@ class Index:
             if not self._content_beyond(rest):
                 return self._hit(self.passages[section.id], 100)
         content = self.data.segmenter.content_tokens(text)
+        if _TOC_CUE.search(text) and not self._content_beyond(_TOC_CUE.sub("", text)):
+            return Hit(SECTIONS_ID, "sections", "报告目录", "", "全文", 100)
         if _SLOGAN_CUE.search(text) and not self._content_beyond(_SLOGAN_CUE.sub("", text)):
             return Hit(SLOGANS_ID, "slogans", "报告中的口号和提法", "", "全文", 100)
         if _AUTHOR_CUE.search(text) and len(content) <= 3:
@@ -221,31 +304,62 @@ class Index:
     def _content_beyond(self, text: str) -> bool:
         """Whether text holds report terms beyond question words and cues."""
         tokens = self.data.segmenter.content_tokens(text)
-        return any(t in self.data.idf and len(t) > 1 and t not in _SECTION_CUE for t in tokens)
+        return any(
+            t in self.data.idf and len(t) > 1 and t not in _SECTION_CUE and t not in _DOCUMENT_WORDS
+            for t in tokens
+        )
 
     def _correct(self, text: str) -> str:
-        """Replace homophone typos by the report term with the same pinyin."""
+        """Replace homophone typos by the report term with the same pinyin.
+
+        A window is only rewritten when it does not cut through a dictionary word
+        of the question (办公室在 is not 办公实在) and is not itself report text.
+        """
         data = self.data
         if not data.terms_by_key:
             return text
+        words = self._word_spans(text)
+        # Characters inside a common word were typed on purpose: 意思 is not a typo of 意识.
+        protected = {
+            position for start, end in words
+            if data.segmenter.freq.get(text[start:end], 0) >= _REAL_WORD_FREQ
+            for position in range(start, end)
+        }
         out: list[str] = []
         i = 0
         while i < len(text):
-            replaced = False
             for length in (6, 5, 4, 3, 2):
-                window = text[i : i + length]
-                if len(window) < length or window in data.vocabulary or window in data.real_words:
+                end = i + length
+                window = text[i:end]
+                if (
+                    len(window) < length
+                    or any(s < i < e or s < end < e for s, e in words)
+                    or window in data.report_ngrams
+                    or window in data.real_words
+                ):
                     continue
                 term = self._homophone(window)
-                if term:
+                if term and not any(
+                    i + n in protected for n, (a, b) in enumerate(zip(term, window, strict=True))
+                    if a != b
+                ):
                     out.append(term)
-                    i += length
-                    replaced = True
+                    i = end
                     break
-            if not replaced:
+            else:
                 out.append(text[i])
                 i += 1
         return "".join(out)
+
+    def _word_spans(self, text: str) -> list[tuple[int, int]]:
+        """Spans of the dictionary words (two characters or more) jieba finds in text."""
+        spans, position = [], 0
+        freq = self.data.segmenter.freq
+        for token in self.data.segmenter.tokenizer.lcut(text, HMM=False):
+            if len(token) >= 2 and freq.get(token, 0) > 0:
+                spans.append((position, position + len(token)))
+            position += len(token)
+        return spans
 
     def _homophone(self, window: str) -> str:
         """The report term that window is a likely mistyping of, or ''."""
@@ -300,7 +414,8 @@ class Index:
         coverage = self._coverage(weights)
         if not coverage:
             return ()
-        query = "".join(t for t in tokens)
+        query = "".join(tokens)
+        query_grams = _bigrams(text.replace(" ", ""))
         section_cue = any(cue in text for cue in _SECTION_CUE)
         candidates = heapq.nlargest(_CANDIDATES, coverage.items(), key=lambda item: item[1])
         scored: list[tuple[float, int]] = []
@@ -308,15 +423,26 @@ class Index:
             doc = data.docs[doc_index]
             phrase = max((fuzz.ratio(query, p) for p in doc.phrases), default=0.0) / 100
             score = 0.62 * cover + 0.38 * phrase * min(1.0, cover * 2)
-            if doc.quote and len(query) >= 3:
-                overlap = fuzz.partial_ratio(query, doc.quote) / 100
-                if overlap >= 0.8:
-                    score = max(score, 0.5 + 0.5 * overlap * min(1.0, len(query) / 6) * cover)
+            if doc.quote:
+                # A fragment of a quoted formula: count its character pairs in the question.
+                shared = len(query_grams & doc.quote_grams)
+                needed = min(len(doc.quote_grams), 4)
+                if needed and shared >= needed:
+                    score = max(score, 0.6 + 0.4 * min(1.0, shared / len(doc.quote_grams)))
             if section_cue and doc.passage.kind == "section":
                 score += 0.12
             scored.append((score, doc_index))
         scored.sort(key=lambda item: (-item[0], item[1]))
-        return tuple(self._hit(data.docs[i].passage, 100 * s) for s, i in scored[:k])
+        return tuple(self._hit(data.docs[i].passage, calibrated(s)) for s, i in scored[:k])
+
+
+def _measure_number(match: re.Match[str], section) -> int:
+    """The measure a reference names: 第3点, 三是, 最后一条 (the section's last)."""
+    if match.group(3):
+        numbers = [m.number for m in section.measures] + list(section.missing_measures)
+        return max(numbers) if numbers else 1
+    value = match.group(1) or match.group(2)
+    return int(value) if value.isdigit() else chinese_ordinal(value)
 
 
 def missing_measure_hit(section, number: int) -> Hit:
@@ -345,9 +471,9 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
             p for p in ("".join(segmenter.content_tokens(compact(v)))
                         for v in (passage.title, *passage.questions, *passage.keywords)) if p
         )
+        quote = compact(passage.title) if passage.kind == "slogan" else ""
         docs.append(_Doc(
-            passage, frozenset(tokens), frozenset(grams), phrases,
-            compact(passage.title) if passage.kind == "slogan" else "",
+            passage, frozenset(tokens), frozenset(grams), phrases, quote, frozenset(_bigrams(quote)),
         ))
     document_frequency: dict[str, int] = defaultdict(int)
     postings: dict[str, list[int]] = defaultdict(list)
@@ -376,4 +502,9 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
         terms_by_key=dict(terms_by_key),
         real_words=segmenter.homophone_words(terms_by_key, _REAL_WORD_FREQ),
         vocabulary=vocabulary,
+        report_ngrams=frozenset(
+            text[i : i + n]
+            for text in {compact(p.text) for p in passages} | {compact(p.title) for p in passages}
+            for n in range(2, 7) for i in range(len(text) - n + 1)
+        ),
     )

@@ -32,6 +32,8 @@ _NUMBER = re.compile(
     r"|[〇零一二三四五六七八九]{2,}"
 )
 _DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+# Financial numerals (壹贰叁, as on cheques) read as the everyday ones.
+_FINANCIAL = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 # Punctuation between digits is a separator inside one number or date (9·8, 9.8).
 _DIGIT_PUNCT = re.compile(r"(?<=\d)[·.\-/](?=\d)")
 _NOT_WORD = re.compile(r"[^\w]+|_+")
@@ -75,7 +77,7 @@ def normalize(text: str) -> str:
     '98投洽会'
     """
     text = unicodedata.normalize("NFKC", text)
-    text = to_simplified(text).lower()
+    text = to_simplified(text).lower().translate(_FINANCIAL)
     text = arabic_numerals(text)
     return _SPACES.sub(" ", _NOT_WORD.sub(" ", text)).strip()
 
@@ -100,7 +102,7 @@ STOPWORDS = frozenset(
     给 为 为了 为什么 为啥 多少 几 几个 能 会 可以 要 需要 应该 谁 时候 呢 之 其 中 里 里面 上面 下面
     报告 文章 文中 全文 原文 这篇 那篇 篇 内容 主要 具体 具体说 到底 究竟 一些 有没有 有无 是否 是不是
     吗 呗 嗯 哎 诶 哟 喔 吧 呐 是的 一个 方面 部分 板块 那块 一块 章节 那段 这段 段 讲讲 说说 介绍 一下子
-    怎么办 咋 咋办 做了 做 干 干了 搞 用 通过 进行 开展 有关 相关 情况 问题 写 写了 提出 采取 哪几 几点
+    包括 包含 涉及 怎么办 咋 咋办 做了 做 干 干了 搞 用 通过 进行 开展 有关 相关 情况 问题 写 写了 提出 采取 哪几 几点
     """.split()
 )
 
