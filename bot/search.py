@@ -57,10 +57,16 @@ _MEASURE_REF = re.compile(
 # What a question asks for, and what a passage must hold to answer it.
 _ASKS_COUNT = re.compile(r"(?:多少|(?<![哪那这好])几)(个|位|名|人|项|次|条|家|分|字|年|天|届|所|座|元|万|亿)?")
 _COUNTERS = "个位名人项次条家"
-_ASKS_TIME = re.compile(r"哪1?年|什么时候|何时|几月|哪天|几号|出生|生日|多大年纪|年龄")
+_ASKS_TIME = re.compile(r"哪1?年|什么时候|何时|几月|哪1?天|几号|多久|多长时间|频率|每隔")
+_ASKS_REASON = re.compile(r"为什么|为何|为啥|什么原因|原因是|起因")
+_AUTHOR_WORDS = frozenset("单位 上班 工作 职务 职位 身份 名字 姓名 担任 作者".split())
+_BIOGRAPHY = re.compile(r"以前|之前|曾经|过去|后来|现在在|调到|升任")
 _ASKS_LIST = re.compile(r"哪(?:\d+|几)(?:个|项|条|种|句|大)")
 _ASKS_NAME = re.compile(r"叫什么名字|叫啥|姓名|名字")
-_ASKS_CONTACT = re.compile(r"电话|号码|地址|邮箱|网址|官网|在哪里办公|在哪办公|怎么走|位置在|在什么地方|预算|经费|工资|待遇")
+_NEVER_IN_REPORT = re.compile(
+    r"电话|号码|地址|邮箱|网址|官网|在哪里办公|在哪办公|怎么走|位置在|在什么地方|预算|经费|工资|待遇"
+    r"|招聘|报考|应聘|录用|考公|资格|履历|简历|毕业|学历|籍贯|老家|出生|生日|年龄|多大年纪"
+)
 _SECTION_CUE = ("部分", "板块", "那块", "一块", "章节", "方面", "那段", "这段")
 _TOC_CUE = re.compile(r"(?:几|多少)(?:个)?(?:大)?部分|目录|结构|框架|提纲|大纲|分为哪|分成哪|哪几(?:个)?部分")
 # "This report" refers to the whole document, not to a topic in it.
@@ -158,6 +164,7 @@ class Index:
         self.answer_threshold = answer_threshold
         self.suggest_threshold = suggest_threshold
         self.passages = {d.passage.id: d.passage for d in data.docs}
+        self._sentences: dict[str, list[str]] = {}
 
     # --- building -------------------------------------------------------------
 
@@ -229,29 +236,75 @@ class Index:
         return SearchResult(question, hits, answered, corrected if corrected != text else "")
 
     def _answers(self, text: str, hit: Hit) -> bool:
-        """Whether the passage can hold what the question asks for: a count needs a
-        number, a date a year, a name the byline; contact details, budgets and other
-        places are never in the report."""
-        if _ASKS_CONTACT.search(text):
-            return False
-        if self._other_place(text):
+        """Whether the passage can hold what the question asks for.
+
+        A count needs a number and a date a year in the sentence the question is
+        about; a name only the byline holds; contact details, budgets, careers and
+        other places are never in the report.
+        """
+        if _NEVER_IN_REPORT.search(text) or self._other_place(text):
             return False
         if hit.kind in ("slogans", "sections", "missing", "section"):
             return True
-        body = compact(hit.text)
+        if hit.kind == "author":
+            return self._about_author(text)
+        if _ASKS_NAME.search(text):
+            return False
+        sentence = self._answer_sentence(text, hit.id)
         count = _ASKS_COUNT.search(text)
         if count:
             unit = count.group(1)
             pattern = rf"\d+[{_COUNTERS}]" if unit is None or unit in _COUNTERS else rf"\d+{unit}"
-            if not re.search(pattern, body):
+            if not re.search(pattern, sentence):
                 return False
-        if _ASKS_TIME.search(text) and not re.search(r"\d+年|以来|去年", body):
+        if _ASKS_TIME.search(text) and not re.search(r"\d+年|以来|去年", sentence):
             return False
-        if _ASKS_NAME.search(text) and hit.kind != "author":
-            return False
+        if _ASKS_REASON.search(text) and self._only_listed(text, hit.id):
+            return False  # 出租车罢运 is listed among events; the report never says why
         if _ASKS_LIST.search(text) and hit.kind == "slogan" and not re.search("[、,]", hit.title):
             return False  # 五大战役 and 三个留人 are named, never spelled out
         return True
+
+    def _answer_sentence(self, text: str, passage_id: str) -> str:
+        """The sentence of a passage that shares the most character pairs with the question."""
+        sentences = self._sentences.get(passage_id)
+        if sentences is None:
+            passage = self.passages.get(passage_id)
+            raw = passage.text if passage else ""
+            sentences = [compact(s) for s in re.split("[。；！？]", raw) if s.strip()] or [""]
+            self._sentences[passage_id] = sentences
+        grams = _bigrams(text.replace(" ", ""))
+        return max(sentences, key=lambda s: len(grams & _bigrams(s)))
+
+    def _only_listed(self, text: str, passage_id: str) -> bool:
+        """Whether the question's main term appears in the passage only as a list item."""
+        tokens = [t for t in self.data.segmenter.content_tokens(text) if len(t) > 1]
+        passage = self.passages.get(passage_id)
+        if not tokens or passage is None:
+            return False
+        main = max(tokens, key=lambda t: self.data.idf.get(t, 0.0))
+        if len(main) < 3:  # a named event or thing (出租车罢运), not a quality (可靠)
+            return False
+        items = [compact(part) for part in passage.text.split("、")]
+        listed = [
+            item for position, item in enumerate(items)
+            if (position > 0 and item.startswith(main)) or (position < len(items) - 1 and item.endswith(main))
+        ]
+        return bool(listed) and compact(passage.text).count(main) == len(listed)
+
+    def _about_author(self, text: str) -> bool:
+        """A question the byline answers names nothing the byline lacks (区委办主任 is not
+        the author's office, 以前 not a thing the byline tells)."""
+        author = next((d for d in self.data.docs if d.passage.kind == "author"), None)
+        if author is None:
+            return False
+        tokens = self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", text))
+        foreign = [
+            t for t in tokens
+            if t in self.data.idf and t not in author.tokens and len(t) > 1
+            and t not in _DOCUMENT_WORDS and t not in _AUTHOR_WORDS
+        ]
+        return not foreign and not _ASKS_TIME.search(text) and not _BIOGRAPHY.search(text)
 
     def passage(self, passage_id: str) -> Passage | None:
         return self.passages.get(passage_id)
@@ -365,19 +418,30 @@ class Index:
         """The report term that window is a likely mistyping of, or ''."""
         for key in pinyin_keys(window, self.data.segmenter.pinyin):
             for term in self.data.terms_by_key.get(key, ()):
-                changed = [w for t, w in zip(term, window, strict=True) if t != w]
+                changed = [(t, w) for t, w in zip(term, window, strict=True) if t != w]
+                segmenter = self.data.segmenter
                 if (
                     0 < len(changed) <= max(1, len(term) // 3)
                     and len(changed) < len(term)
-                    and not any(self.data.segmenter.is_stopword(c) for c in changed)
+                    and not any(segmenter.is_stopword(w) for _, w in changed)
+                    # two characters leave little context: there the sound must be exact
+                    and (len(term) > 2 or all(segmenter.same_sound(t, w) for t, w in changed))
                 ):
                     return term
         return ""
 
     def _weights(self, tokens: Iterable[str]) -> dict[str, float]:
         weights: dict[str, float] = {}
+        freq = self.data.segmenter.freq
         for token in tokens:
-            weight = self.data.idf.get(token, self.data.unknown_weight)
+            weight = self.data.idf.get(token, 0.0)
+            if not weight:
+                # A word the report never uses: a common one (强调, 控制) says less about
+                # what is asked than a rare one (GDP, 深圳).
+                common = freq.get(token, 0)
+                weight = self.data.unknown_weight * (
+                    0.5 if common >= 3000 else 0.75 if common >= 300 else 1.0
+                )
             if len(token) == 1:
                 weight *= _SINGLE_CHAR_WEIGHT
             weights[token] = weight

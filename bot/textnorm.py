@@ -107,12 +107,16 @@ STOPWORDS = frozenset(
 )
 
 
-def _coarse(reading: str) -> str:
-    """Toneless pinyin with the distinctions input methods blur folded (zh/z, ing/in, ...)."""
+def _toneless(reading: str) -> str:
     plain = "".join(
         c for c in unicodedata.normalize("NFD", reading) if not unicodedata.combining(c)
     )
-    plain = plain.replace("ü", "v").replace("u\u0308", "v")
+    return plain.replace("ü", "v").replace("u\u0308", "v")
+
+
+def _coarse(reading: str) -> str:
+    """Toneless pinyin with the distinctions input methods blur folded (zh/z, ing/in, ...)."""
+    plain = _toneless(reading)
     for blurred, folded in (("zh", "z"), ("ch", "c"), ("sh", "s")):
         if plain.startswith(blurred):
             plain = folded + plain[2:]
@@ -161,15 +165,24 @@ class Segmenter:
     """
 
     GENERAL_WORDS = 20000
+    REPORT_WORD_FREQ = 3000
 
-    def __init__(self, freq: dict[str, int], total: int, readings: dict[str, tuple[str, ...]]):
+    def __init__(
+        self, freq: dict[str, int], total: int, readings: dict[str, tuple[str, ...]],
+        exact: dict[str, frozenset[str]] | None = None,
+    ):
         self.freq = freq
         self.total = total
-        self.pinyin = readings
+        self.pinyin = readings  # coarse readings, for finding candidate terms
+        self.exact = exact or {}  # toneless readings, for short words that must sound the same
         self._tokenizer = None
 
     def __getstate__(self) -> dict[str, object]:
-        return {"freq": self.freq, "total": self.total, "pinyin": self.pinyin}
+        return {"freq": self.freq, "total": self.total, "pinyin": self.pinyin, "exact": self.exact}
+
+    def same_sound(self, a: str, b: str) -> bool:
+        """Whether two characters share a toneless reading (涨 zhang and 展 zhan do not)."""
+        return bool(self.exact.get(a, frozenset()) & self.exact.get(b, frozenset()))
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
@@ -186,7 +199,9 @@ class Segmenter:
         for text in corpus + terms:
             for token in full.cut_for_search(text):
                 if token.strip():
-                    words[token] = full.FREQ.get(token) or 1
+                    # The report's own words win segmentation ties (提拔到处级 -> 处级).
+                    floor = cls.REPORT_WORD_FREQ if len(token) > 1 else 1
+                    words[token] = max(full.FREQ.get(token) or 1, floor)
         for term in terms:
             words[term] = term_freq
         general = heapq.nlargest(
@@ -202,7 +217,8 @@ class Segmenter:
             for end in range(1, len(word)):
                 freq.setdefault(word[:end], 0)
         report_chars = {c for text in corpus + terms for c in text if has_chinese(c)}
-        return cls(freq, full.total, _readings(report_chars))
+        readings, exact = _readings(report_chars)
+        return cls(freq, full.total, readings, exact)
 
     @property
     def tokenizer(self):  # -> jieba.Tokenizer
@@ -248,8 +264,11 @@ class Segmenter:
         return frozenset(found)
 
 
-def _readings(report_chars: set[str]) -> dict[str, tuple[str, ...]]:
-    """Coarse readings of every character that sounds like some character of the report."""
+def _readings(
+    report_chars: set[str],
+) -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
+    """Coarse and toneless readings of every character that sounds like some character
+    of the report."""
     from pypinyin.pinyin_dict import pinyin_dict
 
     def readings_of(code: int) -> tuple[str, ...]:
@@ -259,9 +278,11 @@ def _readings(report_chars: set[str]) -> dict[str, tuple[str, ...]]:
         r for c in report_chars if ord(c) in pinyin_dict for r in readings_of(ord(c))
     }
     table: dict[str, tuple[str, ...]] = {}
+    exact: dict[str, frozenset[str]] = {}
     for code in pinyin_dict:
         if 0x4E00 <= code <= 0x9FFF:
             options = tuple(r for r in readings_of(code) if r in syllables)
             if options:
                 table[chr(code)] = options
-    return table
+                exact[chr(code)] = frozenset(_toneless(r) for r in pinyin_dict[code].split(","))
+    return table, exact
