@@ -7,6 +7,7 @@ and the webhook secret from TELEGRAM_WEBHOOK_SECRET.
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,26 @@ def _section(raw: dict[str, Any], name: str, cls: type, source: str) -> Any:
     return typed
 
 
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def _check_template(path: Path, name: str, template: str) -> None:
+    """A text of config.yaml must be a known one, using only its own {placeholders}."""
+    if name not in DEFAULT_TEXTS:
+        raise ConfigError(f"{path}: unknown text 'texts.{name}'")
+    allowed = _placeholders(DEFAULT_TEXTS[name])
+    try:
+        unknown = sorted(_placeholders(template) - allowed)
+    except ValueError:
+        raise ConfigError(f"{path}: 'texts.{name}' has unbalanced braces") from None
+    if unknown:
+        known = ", ".join(f"{{{a}}}" for a in sorted(allowed)) or "none"
+        raise ConfigError(
+            f"{path}: 'texts.{name}' uses {{{unknown[0]}}}; its placeholders are: {known}"
+        )
+
+
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read config.yaml (or $FAQBOT_CONFIG) and the environment into Settings."""
     env = os.environ if environ is None else environ
@@ -105,6 +126,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     if path.is_file():
         try:
             loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read ({error.__class__.__name__})") from None
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""
@@ -142,6 +165,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")
+    for name, template in texts.items():
+        _check_template(path, name, template)
     return Settings(
         content=location("content", "content", "FAQBOT_CONTENT"),
         cache_dir=location("cache_dir", "data/cache", "FAQBOT_CACHE_DIR"),

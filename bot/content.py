@@ -175,8 +175,9 @@ def build_passages(report: Report) -> tuple[Passage, ...]:
         passages.append(
             Passage(
                 slogan.id, "slogan", title, source.text, source.path,
-                slogan.questions, (*slogan.keywords, slogan.name) if slogan.name else slogan.keywords,
-                slogan.source,
+                # the name (政府办的职责) is how people ask, not a term to segment by
+                (*slogan.questions, slogan.name) if slogan.name else slogan.questions,
+                slogan.keywords, slogan.source,
             )
         )
     return tuple(passages)
@@ -352,11 +353,14 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
     """Read one file; also return the node of every id for duplicate checks."""
     top = reader.mapping(root, "the file", ("report", "sections"), ("slogans",))
     what = "report"
+    # A missing block is reported once (missing key); its fields are then not checked.
     meta = reader.mapping(
-        top.get("report", root), what,
+        top["report"], what,
         ("id", "name", "author", "role", "byline", "source", "intro"), ("author_questions",),
-    )
-    intro_fields = reader.mapping(meta.get("intro", root), "intro", ("text",), _PASSAGE_KEYS)
+    ) if "report" in top else {}
+    intro_fields = reader.mapping(
+        meta["intro"], "intro", ("text",), _PASSAGE_KEYS
+    ) if "intro" in meta else {}
     id_nodes: dict[str, Node] = {}
 
     def claim(passage_id: str, node: Node) -> None:
@@ -398,7 +402,10 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
         claim(slogan.id, item)
         if slogan.source and slogan.source not in passage_texts:
             reader.problem(fields["source"], f"slogan source '{slogan.source}' is not a passage id")
-        elif slogan.source and slogan.text and slogan.text not in passage_texts[slogan.source]:
+        elif (
+            slogan.source and slogan.text and passage_texts[slogan.source]
+            and slogan.text not in passage_texts[slogan.source]
+        ):
             reader.problem(fields["text"], f"slogan text not found in its source '{slogan.source}'")
         slogans.append(slogan)
 
@@ -426,13 +433,23 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
 
 
 def _compose(path: Path) -> Node | None:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise ContentError([Problem(str(path), line, "not UTF-8 text")]) from None
+    except OSError as error:
+        raise ContentError([Problem(str(path), 0, f"cannot read ({error.strerror})")]) from None
     try:
         return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
         raise ContentError([Problem(str(path), line, f"invalid YAML: {error.problem}")]) from None
+    except yaml.reader.ReaderError as error:  # a control character: it has a position, no mark
+        line = text[: error.position].count("\n") + 1
+        message = f"invalid YAML: character #x{error.character:04x}: {error.reason}"
+        raise ContentError([Problem(str(path), line, message)]) from None
 
 
 def content_files(paths: Iterable[Path]) -> list[Path]:

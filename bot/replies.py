@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from bot.config import Settings
+from bot.feedback import FeedbackStore
 from bot.content import INTRO_ID, Passage, Report, Section, numeral
 from bot.search import SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
 from bot.textnorm import compact
@@ -30,6 +31,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("slogans", "报告中的口号和提法"),
     ("slogan", "查找口号，如 /slogan 忠诚"),
 )
+LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
 TOC_BUTTON = ("📑 目录", "toc")
 SLOGANS_BUTTON = ("💬 口号", "slogans")
 EXAMPLES_BUTTON = ("❓ 示例问题", "examples")
@@ -104,22 +106,30 @@ def _clip(text: str, limit: int) -> str:
 class FaqBot:
     """The channel-neutral bot: questions, commands and button actions -> replies."""
 
-    def __init__(self, settings: Settings, index: Index):
+    def __init__(self, settings: Settings, index: Index, store: FeedbackStore | None = None):
         self.settings = settings
         self.index = index
+        self.store = store  # where unanswered questions and ratings go; None: not recorded
         self.report: Report = index.report
         self.reading_order = tuple(
             p for p in self.report.passages if p.kind in ("intro", "section", "measure", "author")
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> FaqBot:
+    def from_settings(cls, settings: Settings, record: bool = False) -> FaqBot:
+        """The bot for these settings; ``record`` keeps feedback in settings.feedback_db."""
         index = Index.load(
             settings.content, settings.cache_dir,
             answer_threshold=settings.match.answer_threshold,
             suggest_threshold=settings.match.suggest_threshold,
         )
-        return cls(settings, index)
+        return cls(settings, index, FeedbackStore(settings.feedback_db) if record else None)
+
+    def feedback(self, passage_id: str, good: bool, question: str = "") -> Reply:
+        """A 👍/👎 on an answer."""
+        if self.store is not None and self.index.passage(passage_id) is not None:
+            self.store.record_rating(passage_id, good, question)
+        return self._note(self.settings.text("feedback_thanks"))
 
     # --- entry points ---------------------------------------------------------
 
@@ -161,6 +171,9 @@ class FaqBot:
                 return self.section(section)
         if kind == "p":
             return self.show(value)
+        if kind == "fb":
+            verdict, _, passage_id = value.partition(":")
+            return self.feedback(passage_id, verdict == "good")
         return self.sections()
 
     def ask(self, question: str) -> Reply:
@@ -168,6 +181,10 @@ class FaqBot:
         if not question.strip():
             return self._note(self.settings.text("empty"))
         result = self.index.search(question, k=1 + self.settings.match.related)
+        best_score = result.hits[0].score if result.hits else 0
+        if self.store is not None and (not result.answered or best_score < LOW_CONFIDENCE):
+            best_id = result.hits[0].id if result.hits else ""
+            self.store.record_question(question, best_id, best_score, result.answered)
         if not result.answered:
             return self._decline(result)
         best = result.hits[0]
@@ -260,6 +277,7 @@ class FaqBot:
         blocks.extend(Block("item", m.heading) for m in section.measures)
         if section.missing_measures:
             blocks.append(Block("note", self._missing_note(section)))
+        blocks.append(Block("source", self.settings.text("source", path=section.short_heading)))
         buttons = [_row((_clip(m.heading, 24), f"p:{m.id}")) for m in section.measures]
         buttons.append(self._navigation(section.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=section.id)

@@ -35,7 +35,7 @@ _DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 # Financial numerals (壹贰叁, as on cheques) read as the everyday ones.
 _FINANCIAL = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 # Punctuation between digits is a separator inside one number or date (9·8, 9.8).
-_DIGIT_PUNCT = re.compile(r"(?<=\d)[·.\-/](?=\d)")
+_DIGIT_PUNCT = re.compile(r"(?<=[\d〇零一二三四五六七八九])[·.\-/](?=[\d〇零一二三四五六七八九])")
 _NOT_WORD = re.compile(r"[^\w]+|_+")
 _SPACES = re.compile(r"\s+")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -63,7 +63,14 @@ def arabic_numerals(text: str) -> str:
     text = _DIGIT_PUNCT.sub("", text)
     if not any(c in _NUMERAL_CHARS for c in text):
         return text
-    return _NUMBER.sub(lambda m: _number_value(m.group(0)), text)
+    return _NUMBER.sub(_number_or_article, text)
+
+
+def _number_or_article(match: re.Match[str]) -> str:
+    """一个 is mostly 'a', not the number one: it stays a (stop)word."""
+    if match.group(0) == "一" and match.string.startswith("个", match.end()):
+        return "一"
+    return _number_value(match.group(0))
 
 
 @lru_cache(maxsize=4096)
@@ -102,7 +109,7 @@ STOPWORDS = frozenset(
     给 为 为了 为什么 为啥 多少 几 几个 能 会 可以 要 需要 应该 谁 时候 呢 之 其 中 里 里面 上面 下面
     报告 文章 文中 全文 原文 这篇 那篇 篇 内容 主要 具体 具体说 到底 究竟 一些 有没有 有无 是否 是不是
     吗 呗 嗯 哎 诶 哟 喔 吧 呐 是的 一个 方面 部分 板块 那块 一块 章节 那段 这段 段 讲讲 说说 介绍 一下子
-    包括 包含 涉及 怎么办 咋 咋办 做了 做 干 干了 搞 用 通过 进行 开展 有关 相关 情况 问题 写 写了 提出 采取 哪几 几点
+    个 块 包括 包含 涉及 怎么办 咋 咋办 做了 做 干 干了 搞 用 通过 进行 开展 有关 相关 情况 问题 写 写了 提出 采取 哪几 几点
     """.split()
 )
 

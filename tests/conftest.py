@@ -1,0 +1,62 @@
+"""Shared fixtures: the real bot, built once per session with its index cache in a temp dir.
+
+Fixture names are generic on purpose (other test packages may reuse them):
+``project_root``, ``faqbot_cache_dir``, ``faqbot_feedback_db``, ``settings`` and ``faq_bot``.
+Nothing a test runs writes into the work tree: the index cache and the feedback
+database live in temp dirs, for this process and (through the environment) subprocesses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, load_settings
+from bot.replies import FaqBot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    """The repository root (where config.yaml and content/ live)."""
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def faqbot_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index cache for the whole session: built once, reused by subprocesses."""
+    return tmp_path_factory.mktemp("faqbot-cache")
+
+
+@pytest.fixture(scope="session")
+def faqbot_feedback_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where recorded questions and ratings go during the session (chat and run record)."""
+    return tmp_path_factory.mktemp("faqbot-feedback") / "faqbot.sqlite3"
+
+
+@pytest.fixture(autouse=True)
+def _faqbot_cache_env(
+    monkeypatch: pytest.MonkeyPatch, faqbot_cache_dir: Path, faqbot_feedback_db: Path
+) -> None:
+    """Keep the index cache (and jieba's) and the feedback database out of the work tree,
+    also for subprocesses."""
+    monkeypatch.setenv("FAQBOT_CACHE_DIR", str(faqbot_cache_dir))
+    monkeypatch.setenv("FAQBOT_FEEDBACK_DB", str(faqbot_feedback_db))
+
+
+@pytest.fixture(scope="session")
+def settings(faqbot_cache_dir: Path, faqbot_feedback_db: Path) -> Settings:
+    """The project's config.yaml, read with a clean environment (no token, temp dirs)."""
+    environ = {
+        "FAQBOT_CACHE_DIR": str(faqbot_cache_dir),
+        "FAQBOT_FEEDBACK_DB": str(faqbot_feedback_db),
+    }
+    return load_settings(ROOT / "config.yaml", environ=environ)
+
+
+@pytest.fixture(scope="session")
+def faq_bot(settings: Settings) -> FaqBot:
+    """The real bot over the real content, built once per session."""
+    return FaqBot.from_settings(settings)

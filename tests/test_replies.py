@@ -1,0 +1,419 @@
+"""The channel-neutral replies: commands, answers, declines, buttons and their rendering."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from bot.config import MatchSettings, Settings
+from bot.content import Passage, Report, numeral, short_title
+from bot.replies import COMMANDS, Block, Button, FaqBot, Reply
+from bot.search import Index
+
+CALLBACK_LIMIT = 64  # bytes of Telegram callback_data
+
+
+def texts(reply: Reply, kind: str | None = None) -> list[str]:
+    return [b.text for b in reply.blocks if kind is None or b.kind == kind]
+
+
+def actions(reply: Reply) -> list[str]:
+    return [b.action for row in reply.buttons for b in row]
+
+
+def reading_order(report: Report) -> list[str]:
+    order = ["intro"]
+    for section in report.sections:
+        order += [section.id, *(m.id for m in section.measures)]
+    return [*order, "author"]
+
+
+def navigation(reply: Reply) -> dict[str, str]:
+    """The ◀ ↩ ▶ row of a reply as {label: action}."""
+    for row in reply.buttons:
+        labels = {b.label: b.action for b in row}
+        if "↩ 目录" in labels:
+            return labels
+    return {}
+
+
+@pytest.fixture(scope="module")
+def report(faq_bot: FaqBot) -> Report:
+    return faq_bot.report
+
+
+@pytest.fixture(scope="module")
+def strict_bot(faq_bot: FaqBot, settings: Settings) -> FaqBot:
+    """The same index, but nothing short of certainty is answered: every content
+    question declines with suggestions."""
+    match = MatchSettings(answer_threshold=100, suggest_threshold=1, related=3)
+    index = Index(faq_bot.report, faq_bot.index.data, answer_threshold=100, suggest_threshold=1)
+    return FaqBot(dataclasses.replace(settings, match=match), index)
+
+
+# --- /start and deep links ---------------------------------------------------------
+
+
+def test_start_welcomes_with_three_buttons(faq_bot: FaqBot, report: Report) -> None:
+    reply = faq_bot.handle("/start")
+    assert report.name in reply.plain()
+    assert [[(b.label, b.action) for b in row] for row in reply.buttons] == [
+        [("📑 目录", "toc"), ("💬 口号", "slogans"), ("❓ 示例问题", "examples")]
+    ]
+    example = re.search(r"例如：“(.+?)”", reply.plain())
+    assert example and any(example.group(1) in p.questions for p in report.passages)
+
+
+@pytest.mark.parametrize(("payload", "command"), [("s1", "/section 1"), ("s2", "/section 2")])
+def test_start_deep_link_to_a_section(faq_bot: FaqBot, payload: str, command: str) -> None:
+    reply = faq_bot.handle(f"/start {payload}")
+    assert reply.passage_id == payload
+    assert reply == faq_bot.handle(command)
+
+
+@pytest.mark.parametrize("payload", ["s2.m2", "s1.m1", "s3.m4", "intro", "sl2"])
+def test_start_deep_link_to_a_passage(faq_bot: FaqBot, payload: str) -> None:
+    passage = faq_bot.index.passage(payload)
+    reply = faq_bot.handle(f"/start {payload}")
+    assert reply.passage_id == payload
+    assert passage.title in texts(reply, "heading")
+    assert passage.text in texts(reply, "text")
+
+
+@pytest.mark.parametrize("payload", ["s9", "nonsense", "s2.m9"])
+def test_start_with_an_unknown_payload_welcomes(faq_bot: FaqBot, payload: str) -> None:
+    assert faq_bot.handle(f"/start {payload}") == faq_bot.handle("/start")
+
+
+# --- commands ----------------------------------------------------------------------
+
+
+def test_help_lists_every_command(faq_bot: FaqBot) -> None:
+    items = texts(faq_bot.handle("/help"), "item")
+    assert [item.split(" ", 1)[0] for item in items] == [f"/{name}" for name, _ in COMMANDS]
+
+
+@pytest.mark.parametrize("name", [name for name, _ in COMMANDS])
+def test_every_listed_command_is_handled(faq_bot: FaqBot, settings: Settings, name: str) -> None:
+    unknown = settings.text("unknown_command", command=f"/{name}")
+    assert texts(faq_bot.handle(f"/{name}")) != [unknown]
+    assert texts(faq_bot.handle(f"/{name.upper()}@SomeBot")) != [unknown]
+
+
+def test_unknown_command_says_so(faq_bot: FaqBot, settings: Settings) -> None:
+    reply = faq_bot.handle("/frobnicate now")
+    assert not reply.answered
+    assert texts(reply) == [settings.text("unknown_command", command="/frobnicate")]
+
+
+def test_sections_lists_every_section(faq_bot: FaqBot, report: Report) -> None:
+    reply = faq_bot.handle("/sections")
+    assert texts(reply, "item") == [s.heading for s in report.sections]
+    sections = [a for a in actions(reply) if a.startswith("sec:")]
+    assert sections == [f"sec:{s.id}" for s in report.sections]
+    assert "p:intro" in actions(reply)
+
+
+@pytest.mark.parametrize("argument", ["2", "二", "第二部分", "第2部分", "２"])
+def test_section_command_accepts_numbers_in_any_form(
+    faq_bot: FaqBot, report: Report, argument: str
+) -> None:
+    section = report.section(2)
+    reply = faq_bot.handle(f"/section {argument}")
+    assert reply.passage_id == section.id
+    assert texts(reply, "heading") == [section.heading]
+    assert section.text in texts(reply, "text")
+    assert texts(reply, "item") == [m.heading for m in section.measures]
+    measures = [a for a in actions(reply) if a.startswith("p:s2.")][: len(section.measures)]
+    assert measures == [f"p:{m.id}" for m in section.measures]
+
+
+@pytest.mark.parametrize("number", ["9", "九", "0"])
+def test_section_command_without_such_section(
+    faq_bot: FaqBot, report: Report, settings: Settings, number: str
+) -> None:
+    reply = faq_bot.handle(f"/section {number}")
+    assert not reply.answered
+    assert texts(reply) == [
+        settings.text("no_section", number=number, count=len(report.sections))
+    ]
+    assert "toc" in actions(reply)
+
+
+def test_section_command_without_argument_shows_the_toc(faq_bot: FaqBot) -> None:
+    assert faq_bot.handle("/section") == faq_bot.handle("/sections")
+
+
+def test_section_reply_notes_lost_measures(faq_bot: FaqBot, report: Report) -> None:
+    section = report.section(3)
+    notes = texts(faq_bot.handle("/section 3"), "note")
+    assert len(notes) == 1
+    for number in section.missing_measures:
+        assert f"{numeral(number)}是" in notes[0]
+
+
+def test_summary_holds_intro_every_measure_and_the_missing_note(
+    faq_bot: FaqBot, report: Report, settings: Settings
+) -> None:
+    reply = faq_bot.handle("/summary")
+    assert report.intro in texts(reply, "text")
+    assert texts(reply, "heading") == [report.name, *(s.heading for s in report.sections)]
+    assert texts(reply, "item") == [m.heading for s in report.sections for m in s.measures]
+    missing_prefix = settings.text("missing").split("{", 1)[0]
+    notes = [t for t in texts(reply, "note") if t.startswith(missing_prefix)]
+    lost = [s for s in report.sections if s.missing_measures]
+    assert len(notes) == len(lost) == 1
+    assert lost[0].short_heading in notes[0]
+    assert report.byline in reply.plain()
+
+
+def test_slogans_lists_every_slogan(faq_bot: FaqBot, report: Report) -> None:
+    reply = faq_bot.handle("/slogans")
+    items = texts(reply, "item")
+    assert len(items) == len(report.slogans)
+    for item, slogan in zip(items, report.slogans, strict=True):
+        assert slogan.text in item
+        assert slogan.name in item
+    assert [a for a in actions(reply) if a.startswith("p:sl")] == [
+        f"p:{s.id}" for s in report.slogans
+    ]
+
+
+@pytest.mark.parametrize("word", ["忠诚", "忠誠", "对党忠诚", "忠诚爱国"])
+def test_slogan_finds_one_by_a_word(faq_bot: FaqBot, report: Report, word: str) -> None:
+    reply = faq_bot.handle(f"/slogan {word}")
+    assert reply.passage_id == "sl2"
+    slogan = next(s for s in report.slogans if s.id == "sl2")
+    assert slogan.text in texts(reply, "heading")[0]
+    assert f"p:{slogan.source}" in actions(reply)
+
+
+def test_slogan_with_several_matches_lists_them(faq_bot: FaqBot, report: Report) -> None:
+    reply = faq_bot.handle("/slogan 主题活动")
+    named = [s for s in report.slogans if s.name == "主题活动"]
+    assert len(named) > 1
+    for slogan in named:
+        assert f"p:{slogan.id}" in actions(reply)
+
+
+@pytest.mark.parametrize("word", ["xyz", "天气预报"])
+def test_slogan_declines_politely(faq_bot: FaqBot, settings: Settings, word: str) -> None:
+    reply = faq_bot.handle(f"/slogan {word}")
+    assert not reply.answered
+    assert texts(reply) == [settings.text("no_slogan", word=word)]
+    assert actions(reply) == ["slogans"]
+
+
+def test_slogan_without_word_lists_all(faq_bot: FaqBot) -> None:
+    assert faq_bot.handle("/slogan") == faq_bot.handle("/slogans")
+
+
+# --- free-text answers -------------------------------------------------------------
+
+
+def expected_path(report: Report, passage_id: str) -> str:
+    section_id, _, _ = passage_id.partition(".m")
+    section = next(s for s in report.sections if s.id == section_id)
+    measure = next(m for m in section.measures if m.id == passage_id)
+    return f"{section.short_heading} › {numeral(measure.number)}是{short_title(measure.title)}"
+
+
+def test_answer_shows_title_text_and_source(faq_bot: FaqBot, report: Report) -> None:
+    reply = faq_bot.handle("以文辅政有什么要求")
+    passage = faq_bot.index.passage("s2.m2")
+    assert reply.answered and reply.passage_id == "s2.m2"
+    assert texts(reply)[:2] == [passage.title, passage.text]
+    assert "出处：二、着力业务提速 › 二是以文辅政力求更精" in texts(reply, "source")
+    assert expected_path(report, "s2.m2") == "二、着力业务提速 › 二是以文辅政力求更精"
+    assert ("👍 有用", "fb:good:s2.m2") in [(b.label, b.action) for r in reply.buttons for b in r]
+
+
+QUESTIONS = [
+    "以文辅政有什么要求",
+    "建立了多少个信息联络点",
+    "海峡论坛是谁保障的",
+    "怎样做到对党忠诚",
+    "会务服务有哪三大环节",
+    "督查问效是怎么做的",
+    "有几位同志走上处级领导岗位",
+]
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_answer_is_the_best_hit_with_its_path(
+    faq_bot: FaqBot, settings: Settings, question: str
+) -> None:
+    reply = faq_bot.handle(question)
+    assert reply.answered
+    best = reply.result.hits[0]
+    passage = faq_bot.index.passage(best.id)
+    assert reply.passage_id == passage.id
+    assert passage.title in texts(reply, "heading")
+    assert settings.text("source", path=passage.path) in texts(reply, "source")
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_at_most_three_related_passages(faq_bot: FaqBot, settings: Settings, question: str) -> None:
+    reply = faq_bot.handle(question)
+    related = [h for h in reply.result.hits[1:] if h.id != reply.passage_id]
+    heading = Block("note", settings.text("related"))
+    after = reply.blocks[reply.blocks.index(heading) + 1 :] if heading in reply.blocks else ()
+    items = [b.text for b in after if b.kind == "item"]
+    assert len(items) <= settings.match.related == 3
+    assert len(items) == len(
+        [h for h in related if h.score >= settings.match.suggest_threshold][:3]
+    )
+    for item, hit in zip(items, related, strict=False):
+        assert item == f"{hit.title}（{hit.path}）"
+
+
+@pytest.mark.parametrize("question", ["明天天气怎么样", "今天股市行情如何", "你会写Python吗"])
+def test_off_topic_question_is_declined(
+    faq_bot: FaqBot, settings: Settings, question: str
+) -> None:
+    reply = faq_bot.handle(question)
+    assert not reply.answered
+    assert texts(reply)[0] == settings.text("decline")
+    assert list(reply.buttons[-1]) == [Button("📑 目录", "toc"), Button("❓ 示例问题", "examples")]
+
+
+@pytest.mark.parametrize("question", ["以文辅政有什么要求", "海峡论坛是谁保障的"])
+def test_decline_suggests_the_closest_passages(
+    strict_bot: FaqBot, settings: Settings, question: str
+) -> None:
+    reply = strict_bot.handle(question)
+    assert not reply.answered
+    hits = [h for h in reply.result.hits if h.kind != "slogans"][:3]
+    assert hits, "a content question should leave suggestions"
+    assert texts(reply)[:2] == [settings.text("decline"), settings.text("decline_suggest")]
+    assert texts(reply, "item") == [f"{h.title}（{h.path}）" for h in hits]
+    assert actions(reply) == [*(f"p:{h.id}" for h in hits), "toc", "examples"]
+
+
+@pytest.mark.parametrize(
+    "question", ["第三部分第一点是什么", "第三部分的第二条讲了啥", "第3部分第三点"]
+)
+def test_lost_measure_says_the_text_is_missing(
+    faq_bot: FaqBot, report: Report, settings: Settings, question: str
+) -> None:
+    reply = faq_bot.handle(question)
+    assert reply.answered
+    assert reply.passage_id.startswith("s3.m")
+    assert int(reply.passage_id.rpartition(".m")[2]) in report.section(3).missing_measures
+    missing_prefix = settings.text("missing").split("{", 1)[0]
+    assert any(t.startswith(missing_prefix) for t in texts(reply, "note"))
+    assert "p:s3.m4" in actions(reply) and "sec:s3" in actions(reply)
+
+
+def test_empty_question_asks_for_one(faq_bot: FaqBot, settings: Settings) -> None:
+    reply = faq_bot.handle("   ")
+    assert (reply.answered, texts(reply)) == (False, [settings.text("empty")])
+
+
+# --- buttons ---------------------------------------------------------------------
+
+
+def test_navigation_walks_the_reading_order(faq_bot: FaqBot, report: Report) -> None:
+    order = reading_order(report)
+    forward, reply = [], faq_bot.action("p:intro")
+    while True:
+        forward.append(reply.passage_id)
+        step = navigation(reply).get("▶")
+        if step is None:
+            break
+        reply = faq_bot.action(step)
+    assert forward == order
+    backward = []
+    while True:
+        backward.append(reply.passage_id)
+        step = navigation(reply).get("◀")
+        if step is None:
+            break
+        reply = faq_bot.action(step)
+    assert backward == order[::-1]
+
+
+@pytest.mark.parametrize("passage_id", ["intro", "s1", "s2.m2", "author"])
+def test_navigation_row_has_back_to_toc(faq_bot: FaqBot, passage_id: str) -> None:
+    row = navigation(faq_bot.action(f"p:{passage_id}"))
+    assert row["↩ 目录"] == "toc"
+    assert faq_bot.action(row["↩ 目录"]) == faq_bot.handle("/sections")
+
+
+def reachable_replies(bot: FaqBot) -> dict[str, Reply]:
+    """Every reply reachable by pressing buttons from the table of contents and /start."""
+    seen: dict[str, Reply] = {}
+    queue = ["toc", "slogans", "examples"]
+    start_replies = [bot.handle("/start"), bot.handle("/help")]
+    queue += [a for r in start_replies for a in actions(r)]
+    while queue:
+        action = queue.pop()
+        if action in seen:
+            continue
+        seen[action] = bot.action(action)
+        queue += actions(seen[action])
+    return seen
+
+
+def test_buttons_reach_every_passage(faq_bot: FaqBot, report: Report) -> None:
+    shown = {r.passage_id for r in reachable_replies(faq_bot).values()}
+    assert {p.id for p in report.passages} <= shown
+
+
+def test_every_callback_action_fits_telegram(faq_bot: FaqBot) -> None:
+    replies = list(reachable_replies(faq_bot).values())
+    replies += [faq_bot.handle(q) for q in [*QUESTIONS, "/summary", "/slogan 主题活动"]]
+    all_actions = {a for r in replies for a in actions(r)}
+    assert {"toc", "slogans", "examples"} <= all_actions
+    assert any(a.startswith("fb:") for a in all_actions)
+    too_long = [a for a in all_actions if len(a.encode("utf-8")) > CALLBACK_LIMIT]
+    assert too_long == []
+
+
+def test_every_example_question_opens_its_passage(faq_bot: FaqBot) -> None:
+    reply = faq_bot.action("examples")
+    pairs = [(b.label, b.action) for row in reply.buttons[:-1] for b in row]
+    assert pairs and len(pairs) == len(texts(reply, "item"))
+    for _, action in pairs:
+        assert faq_bot.action(action).passage_id == action.removeprefix("p:")
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def test_html_escapes_user_text(faq_bot: FaqBot) -> None:
+    reply = faq_bot.handle("/slogan <b>x</b>")
+    assert "<b>x</b>" in reply.plain()
+    assert "&lt;b&gt;x&lt;/b&gt;" in reply.html()
+    assert "<b>x" not in reply.html()
+
+
+@pytest.mark.parametrize("kind", ["heading", "text", "source", "note", "item"])
+def test_html_escapes_content(kind: str) -> None:
+    html = Reply((Block(kind, "A&B <i>x</i> 1<2"),)).html()
+    assert "A&amp;B &lt;i&gt;x&lt;/i&gt; 1&lt;2" in html
+    assert "<i>x</i>" not in html
+
+
+def test_html_marks_headings_and_sources(faq_bot: FaqBot) -> None:
+    reply = faq_bot.handle("/start s2.m2")
+    passage = faq_bot.index.passage("s2.m2")
+    html = reply.html()
+    assert f"<b>{passage.title}</b>" in html
+    assert f"<i>出处：{passage.path}</i>" in html
+
+
+def test_html_of_reachable_replies_uses_only_b_and_i(faq_bot: FaqBot) -> None:
+    for reply in reachable_replies(faq_bot).values():
+        html = reply.html()
+        assert re.sub(r"</?[bi]>", "", html).count("<") == 0
+        assert re.findall(r"&(?!amp;|lt;|gt;)", html) == []
+
+
+def test_passages_render_without_private_fields(faq_bot: FaqBot) -> None:
+    """Every content passage can be shown, and its reply names it."""
+    for passage in faq_bot.report.passages:
+        assert isinstance(passage, Passage)
+        assert faq_bot.show(passage.id).passage_id == passage.id
