@@ -7,7 +7,7 @@ problem can name the file and line it comes from: ``FILE:LINE: message``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,7 +156,8 @@ def build_passages(report: Report) -> tuple[Passage, ...]:
         passages.append(passage)
         by_id[section.id] = passage
         for measure in section.measures:
-            path = f"{section.short_heading} › {numeral(measure.number)}是{short_title(measure.title)}"
+            short = f"{numeral(measure.number)}是{short_title(measure.title)}"
+            path = f"{section.short_heading} › {short}"
             passage = Passage(
                 measure.id, "measure", measure.heading, measure.text, path,
                 measure.questions, measure.keywords, section.id,
@@ -326,7 +327,9 @@ def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Meas
         keywords=reader.texts(fields, "keywords", what),
     )
     if section.id and section.number and section.id != f"s{section.number}":
-        reader.problem(fields.get("id", node), f"section id '{section.id}' should be 's{section.number}'")
+        reader.problem(
+            fields.get("id", node), f"section id '{section.id}' should be 's{section.number}'"
+        )
     measures: list[tuple[Measure, Node]] = []
     seen: set[int] = set()
     for item in reader.sequence(fields, "measures", f"section {section.id}"):

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from bot.config import Settings
-from bot.feedback import FeedbackStore
 from bot.content import INTRO_ID, Passage, Report, Section, numeral
+from bot.feedback import FeedbackStore
 from bot.search import SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
 from bot.textnorm import compact
 
@@ -207,7 +207,9 @@ class FaqBot:
             blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in related)
             buttons.insert(0, tuple(Button(_clip(h.title, 18), f"p:{h.id}") for h in related))
         if best.kind in ("measure", "section", "intro", "slogan", "author"):
-            buttons.append(_row(("👍 有用", f"fb:good:{best.id}"), ("👎 没用", f"fb:bad:{best.id}")))
+            buttons.append(
+                _row(("👍 有用", f"fb:good:{best.id}"), ("👎 没用", f"fb:bad:{best.id}"))
+            )
         return Reply(tuple(blocks), tuple(buttons), True, result, best.id)
 
     def inline(self, query: str, limit: int = 10) -> list[InlineItem]:
@@ -319,7 +321,9 @@ class FaqBot:
             scored.append((score, slogan))
         matches = [s for score, s in sorted(scored, key=lambda x: -x[0]) if score >= 60][:5]
         if not matches:
-            return self._note(self.settings.text("no_slogan", word=word), buttons=(_row(SLOGANS_BUTTON),))
+            return self._note(
+                self.settings.text("no_slogan", word=word), buttons=(_row(SLOGANS_BUTTON),)
+            )
         if len(matches) == 1:
             return self.show(matches[0].id)
         blocks = [Block("heading", f"与“{word}”相关的口号")]

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
+from bot import textnorm
 from bot.content import Passage, Report, content_files, load_report, numeral
 from bot.importer import chinese_number as chinese_ordinal
-from bot import textnorm
 from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,9 @@ _MEASURE_REF = re.compile(
     r"|(最后)(?:1|一)?(?:个)?(?:点|条|项|是|小点)"
 )
 # What a question asks for, and what a passage must hold to answer it.
-_ASKS_COUNT = re.compile(r"(?:多少|(?<![哪那这好])几)(个|位|名|人|项|次|条|家|分|字|年|天|届|所|座|元|万|亿)?")
+_ASKS_COUNT = re.compile(
+    r"(?:多少|(?<![哪那这好])几)(个|位|名|人|项|次|条|家|分|字|年|天|届|所|座|元|万|亿)?"
+)
 _COUNTERS = "个位名人项次条家"
 _ASKS_TIME = re.compile(r"哪1?年|什么时候|何时|几月|哪1?天|几号|多久|多长时间|频率|每隔")
 _ASKS_REASON = re.compile(r"为什么|为何|为啥|什么原因|原因是|起因")
@@ -68,11 +70,15 @@ _NEVER_IN_REPORT = re.compile(
     r"|招聘|报考|应聘|录用|考公|资格|履历|简历|毕业|学历|籍贯|老家|出生|生日|年龄|多大年纪"
 )
 _SECTION_CUE = ("部分", "板块", "那块", "一块", "章节", "方面", "那段", "这段")
-_TOC_CUE = re.compile(r"(?:几|多少)(?:个)?(?:大)?部分|目录|结构|框架|提纲|大纲|分为哪|分成哪|哪几(?:个)?部分")
+_TOC_CUE = re.compile(
+    r"(?:几|多少)(?:个)?(?:大)?部分|目录|结构|框架|提纲|大纲|分为哪|分成哪|哪几(?:个)?部分"
+)
 # "This report" refers to the whole document, not to a topic in it.
 _SELF_REFERENCE = re.compile(r"(?:这|那|本|该)(?:1)?(?:份|篇|个)?(?:材料|报告|文章|文件|稿子)")
 # Words that name the report itself or a listing, not a topic in it.
-_DOCUMENT_WORDS = frozenset("材料 报告 文章 一共 总共 共 所有 全部 列 列出 列举 一下 分 哪几个".split())
+_DOCUMENT_WORDS = frozenset(
+    "材料 报告 文章 一共 总共 共 所有 全部 列 列出 列举 一下 分 哪几个".split()
+)
 _SLOGAN_CUE = re.compile(r"口号|提法|标语|顺口溜|金句|格言|名言|警句|说法")
 _AUTHOR_CUE = re.compile(r"作者|谁写|写的|撰写|执笔|署名|尤小波|写(?:这|那)?(?:篇|份)?.{0,3}的人")
 
@@ -229,7 +235,9 @@ class Index:
         tokens = self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", corrected))
         hits = self._rank(corrected, tokens, k)
         answered = (
-            bool(hits) and hits[0].score >= self.answer_threshold and self._answers(corrected, hits[0])
+            bool(hits)
+            and hits[0].score >= self.answer_threshold
+            and self._answers(corrected, hits[0])
         )
         if not answered:
             hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
@@ -288,7 +296,8 @@ class Index:
         items = [compact(part) for part in passage.text.split("、")]
         listed = [
             item for position, item in enumerate(items)
-            if (position > 0 and item.startswith(main)) or (position < len(items) - 1 and item.endswith(main))
+            if (position > 0 and item.startswith(main))
+            or (position < len(items) - 1 and item.endswith(main))
         ]
         return bool(listed) and compact(passage.text).count(main) == len(listed)
 
@@ -537,7 +546,8 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
         )
         quote = compact(passage.title) if passage.kind == "slogan" else ""
         docs.append(_Doc(
-            passage, frozenset(tokens), frozenset(grams), phrases, quote, frozenset(_bigrams(quote)),
+            passage, frozenset(tokens), frozenset(grams), phrases,
+            quote, frozenset(_bigrams(quote)),
         ))
     document_frequency: dict[str, int] = defaultdict(int)
     postings: dict[str, list[int]] = defaultdict(list)
