@@ -29,6 +29,20 @@ def numeral(number: int) -> str:
     return "十" + NUMERALS[number - 11]
 
 
+def chinese_number(numeral: str) -> int:
+    """Value of a small Chinese numeral as used for ordinals (一 ... 十九)."""
+    if numeral == "十":
+        return 10
+    if numeral.startswith("十"):
+        return 10 + NUMERALS.index(numeral[1]) + 1
+    if numeral.endswith("十"):
+        return (NUMERALS.index(numeral[0]) + 1) * 10
+    if "十" in numeral:
+        tens, ones = numeral.split("十")
+        return (NUMERALS.index(tens) + 1) * 10 + NUMERALS.index(ones) + 1
+    return NUMERALS.index(numeral) + 1
+
+
 def short_title(title: str) -> str:
     """The part of a heading before its first comma: 着力业务提速,打造过硬本领 -> 着力业务提速."""
     return title.split(",", 1)[0]

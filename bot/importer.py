@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from bot.content import chinese_number
+
 # A real line runs from its first Chinese character to its last Chinese
 # character or closing Chinese punctuation; the junk never contains either.
 _REAL_SPAN = re.compile(r"[\u4e00-\u9fff].*[\u4e00-\u9fff\u3001\u3002\u201d\uff09\uff01\uff1f]")
@@ -23,7 +25,6 @@ _QUOTE = re.compile(r"“([^”]+)”")
 _BYLINE = re.compile(r"^作者系(.+?)([\u4e00-\u9fff]{2,3})$")
 _ASCII_LETTER = re.compile(r"[A-Za-z]")
 
-_NUMERALS = "一二三四五六七八九十"
 
 
 class DraftError(ValueError):
@@ -43,20 +44,6 @@ def clean_line(line: str) -> str:
 def clean_text(raw: str) -> list[str]:
     """Clean every line of a scraped report, dropping junk-only lines."""
     return [text for text in (clean_line(line) for line in raw.splitlines()) if text]
-
-
-def chinese_number(numeral: str) -> int:
-    """Value of a small Chinese numeral as used for ordinals (一 ... 十九)."""
-    if numeral == "十":
-        return 10
-    if numeral.startswith("十"):
-        return 10 + _NUMERALS.index(numeral[1]) + 1
-    if numeral.endswith("十"):
-        return (_NUMERALS.index(numeral[0]) + 1) * 10
-    if "十" in numeral:
-        tens, ones = numeral.split("十")
-        return (_NUMERALS.index(tens) + 1) * 10 + _NUMERALS.index(ones) + 1
-    return _NUMERALS.index(numeral) + 1
 
 
 @dataclass

@@ -32,8 +32,14 @@ from pathlib import Path
 from rapidfuzz import fuzz
 
 from bot import textnorm
-from bot.content import Passage, Report, content_files, load_report, numeral
-from bot.importer import chinese_number as chinese_ordinal
+from bot.content import (
+    Passage,
+    Report,
+    chinese_number,
+    content_files,
+    load_report,
+    numeral,
+)
 from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
 
 logger = logging.getLogger(__name__)
@@ -515,7 +521,7 @@ def _measure_number(match: re.Match[str], section) -> int:
         numbers = [m.number for m in section.measures] + list(section.missing_measures)
         return max(numbers) if numbers else 1
     value = match.group(1) or match.group(2)
-    return int(value) if value.isdigit() else chinese_ordinal(value)
+    return int(value) if value.isdigit() else chinese_number(value)
 
 
 def missing_measure_hit(section, number: int) -> Hit:
