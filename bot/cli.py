@@ -17,10 +17,12 @@ from typing import NoReturn, TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.content import ContentError, validate
+from bot.feedback import FeedbackStore
 from bot.importer import DraftError, draft_yaml
 from bot.replies import FaqBot, Reply
 
 EXIT_ERROR = 2
+CHAT_HINT = "（输入问题或命令；数字按按钮；:good / :bad 评价上一个回答；:quit 退出）"
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and run "
     "`export TELEGRAM_BOT_TOKEN=<token>`"
@@ -66,7 +68,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise CliError(f"{source}: cannot read ({error.__class__.__name__})") from None
     draft = draft_yaml(raw, source.name)
     if args.output and args.output != "-":
-        Path(args.output).write_text(draft, encoding="utf-8")
+        try:
+            Path(args.output).write_text(draft, encoding="utf-8")
+        except OSError as error:
+            raise CliError(f"{args.output}: cannot write ({error.strerror})") from None
         print(f"draft written to {args.output}; add questions, keywords and slogan names")
     else:
         sys.stdout.write(draft)
@@ -101,8 +106,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    bot = _bot(args)
+    bot = FaqBot.from_settings(_settings(args), record=True)
     return chat(bot, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    store = FeedbackStore(settings.feedback_db)
+    review = store.review(args.limit)
+    print(f"未答或低置信度的问题（{settings.feedback_db}）：")
+    for question, times, score in review.unanswered:
+        print(f"  {times:>4}×  {score:>3}  {question}")
+    if not review.unanswered:
+        print("  （无）")
+    print("评价最差的回答（👎 / 👍）：")
+    for passage_id, bad, good in review.worst:
+        print(f"  {passage_id:<8} {bad:>3} / {good:<3}")
+    if not review.worst:
+        print("  （无）")
+    print("把常见的问法加到 YAML 的 questions: 里，再运行 faqbot validate。")
+    store.close()
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -110,13 +134,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.telegram.token:
         from bot.telegram_app import run_telegram
 
-        run_telegram(settings, FaqBot.from_settings(settings))
+        run_telegram(settings, FaqBot.from_settings(settings, record=True))
         return 0
     if args.telegram:
         raise CliError(NO_TOKEN)
     print("（未设置 TELEGRAM_BOT_TOKEN，以控制台模式运行；设置后 `make run` 即连接 Telegram。）")
-    return chat(FaqBot.from_settings(settings), sys.stdin, sys.stdout,
+    return chat(FaqBot.from_settings(settings, record=True), sys.stdin, sys.stdout,
                 interactive=sys.stdin.isatty())
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from bot import evaluation  # quality tools load on demand: `ask` starts cold without them
+
+    try:
+        questions = evaluation.load_questions(args.file)
+        comparison = evaluation.compare(_bot(args).index, questions, str(args.file))
+    except evaluation.EvaluationError as error:
+        raise CliError(str(error)) from None
+    if args.json:
+        print(evaluation.format_json(comparison))
+    else:
+        print(evaluation.format_text(comparison, verbose=args.verbose))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot import bench, evaluation
+
+    try:
+        questions = evaluation.load_questions(args.questions)
+        result = bench.run(
+            _settings(args), _bot(args).index, questions, config=args.config,
+            question=args.question, scale=args.scale, quick=args.quick,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except (bench.BenchError, evaluation.EvaluationError) as error:
+        raise CliError(str(error)) from None
+    print(bench.format_text(result))
+    return 0
 
 
 # --- console chat ---------------------------------------------------------------
@@ -146,18 +201,24 @@ def chat(bot: FaqBot, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
     """Console chat: same replies as Telegram; a number presses a button of the last reply."""
     if interactive:
         print(bot.start().plain(), file=stdout)
-        print("（输入问题或命令；数字按按钮；:quit 退出）", file=stdout)
+        print(CHAT_HINT, file=stdout)
     buttons: list = []
+    last, last_question = Reply(()), ""  # the answer :good / :bad rate
     for line in _lines(stdin, interactive):
         text = line.strip()
         if not text:
             continue
         if text in (":quit", ":q", "/quit", "/exit"):
             break
-        if text.isdigit() and 1 <= int(text) <= len(buttons):
+        if text in (":good", ":bad"):
+            reply = bot.feedback(last.passage_id, text == ":good", last_question)
+        elif text.isdigit() and 1 <= int(text) <= len(buttons):
             reply = bot.action(buttons[int(text) - 1].action)
         else:
             reply = bot.handle(text)
+            last_question = text
+        if reply.passage_id:
+            last = reply
         buttons = [b for row in reply.buttons for b in row]
         print(reply.plain(), file=stdout)
         if interactive and buttons:
@@ -185,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="start the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the console",
         description="Example: TELEGRAM_BOT_TOKEN=123:abc faqbot run",
     )
-    run.add_argument("--telegram", action="store_true", help="require Telegram (exit 2 without a token)")
+    run.add_argument(
+        "--telegram", action="store_true", help="require Telegram (exit 2 without a token)"
+    )
     run.set_defaults(handler=cmd_run)
 
     chat_parser = commands.add_parser(
@@ -210,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("paths", nargs="*", help="files or directories (default: the content)")
     check.set_defaults(handler=cmd_validate)
 
+    review = commands.add_parser(
+        "review", help="most frequent unanswered questions and worst-rated answers",
+        description="Example: faqbot review --limit 10",
+    )
+    review.add_argument("--limit", type=int, default=20, help="rows per list (default 20)")
+    review.set_defaults(handler=cmd_review)
+
     draft = commands.add_parser(
         "import", help="turn a raw scraped report into a draft YAML",
         description="Example: faqbot import content/raw/siming-report.txt -o draft.yaml",
@@ -217,6 +287,29 @@ def build_parser() -> argparse.ArgumentParser:
     draft.add_argument("raw", help="the raw scraped text file")
     draft.add_argument("-o", "--output", help="write the draft here (default: stdout)")
     draft.set_defaults(handler=cmd_import)
+
+    measure = commands.add_parser(
+        "eval", help="accuracy per category on a question set, beside a BM25 baseline",
+        description="Example: faqbot eval tests/data/questions.yaml --verbose",
+    )
+    measure.add_argument("file", nargs="?", type=Path, default=Path("tests/data/questions.yaml"),
+                         help="question set (default: tests/data/questions.yaml)")
+    measure.add_argument("--json", action="store_true", help="print the figures as JSON")
+    measure.add_argument("-v", "--verbose", action="store_true", help="list the wrong answers")
+    measure.set_defaults(handler=cmd_eval)
+
+    timing = commands.add_parser(
+        "bench", help="latency, cold start and memory on this machine, beside BM25 and jieba",
+        description="Example: faqbot bench --quick (about a minute; numbers only, no pass/fail)",
+    )
+    timing.add_argument("--quick", action="store_true", help="fewer timed passes and runs")
+    timing.add_argument("--scale", type=int, default=1000,
+                        help="size of the synthetic corpus, in reports (default 1000)")
+    timing.add_argument("--question", default="海峡论坛是谁保障的",
+                        help="the question of the cold-start runs")
+    timing.add_argument("--questions", type=Path, default=Path("tests/data/questions.yaml"),
+                        help="question set timed per question (default: tests/data/questions.yaml)")
+    timing.set_defaults(handler=cmd_bench)
     return parser
 
 

@@ -1,0 +1,354 @@
+"""Timings and memory on this machine, each beside the BM25 baseline and plain jieba.
+
+- per-question latency (p50, p99) of ``Index.search`` over the question set, on the
+  report and on a synthetic corpus ``scale`` times larger built here from the report;
+- cold start of ``faqbot ask`` for one question (a fresh process, index cache warm);
+- peak RSS of that process.
+
+Beside each: the BM25 baseline of ``bot.evaluation`` (same tokens, ``get_scores``)
+and plain ``jieba.lcut`` with jieba's default dictionary. Numbers only: nothing
+here passes or fails a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bot.config import Settings
+from bot.content import Passage
+from bot.evaluation import Bm25Baseline, Question, document_text
+from bot.search import Index
+from bot.textnorm import has_chinese, normalize
+
+DEFAULT_QUESTION = "海峡论坛是谁保障的"
+P50_REPORT_MS = 0.5
+P50_LARGE_MS = 10.0
+_CLAUSE = re.compile(r"[^，,。；;！？!?]+[，,。；;！？!?]?")
+
+# A BM25 process as one would write it without the bot: jieba's default dictionary.
+_BM25_COLD = """
+import json, sys
+import jieba
+from rank_bm25 import BM25Okapi
+with open(sys.argv[1], encoding="utf-8") as handle:
+    docs = json.load(handle)
+model = BM25Okapi([jieba.lcut(doc) for doc in docs])
+scores = model.get_scores(jieba.lcut(sys.argv[2]))
+print(max(range(len(docs)), key=scores.__getitem__))
+"""
+
+
+class BenchError(Exception):
+    """The bench cannot run; the message is one line."""
+
+
+# --- the synthetic corpus -------------------------------------------------------
+
+
+def synthetic_passages(passages: Sequence[Passage], scale: int, seed: int = 0) -> list[Passage]:
+    """A corpus ``scale`` times the report: the report's own passages (intents name
+    them by id) and ``scale - 1`` variants of each, with clauses shuffled, one spliced
+    in from another passage, a few characters swapped for other characters of the
+    report, questions perturbed and half the keywords kept; ids ``<id>~<n>``."""
+    rng = random.Random(seed)
+    pool = sorted({c for p in passages for c in p.title + p.text if has_chinese(c)})
+    clauses = [_CLAUSE.findall(p.text) or [p.text] for p in passages]
+    every_clause = [c for group in clauses for c in group]
+
+    def perturb(text: str, rate: float) -> str:
+        return "".join(
+            rng.choice(pool) if has_chinese(c) and rng.random() < rate else c for c in text
+        )
+
+    variants: list[Passage] = list(passages)
+    for number in range(1, scale):
+        for passage, own in zip(passages, clauses, strict=True):
+            parts = list(own)
+            rng.shuffle(parts)
+            if len(parts) > 1:
+                parts[rng.randrange(len(parts))] = rng.choice(every_clause)
+            keywords = passage.keywords
+            if len(keywords) > 1:
+                keywords = tuple(rng.sample(keywords, len(keywords) // 2))
+            variants.append(replace(
+                passage,
+                id=f"{passage.id}~{number}",
+                title=perturb(passage.title, 0.05),
+                text=perturb("".join(parts), 0.03),
+                questions=tuple(perturb(q, 0.05) for q in passage.questions),
+                keywords=keywords,
+            ))
+    return variants
+
+
+# --- measuring --------------------------------------------------------------------
+
+
+def latencies_ms(query: Callable[[str], object], questions: Sequence[str],
+                 passes: int) -> list[float]:
+    """Per-call wall time in ms, after one untimed warm-up pass. The normalisation
+    cache is cleared before each call: every question is new to the process."""
+    for question in questions:
+        query(question)
+    samples: list[float] = []
+    for _ in range(passes):
+        for question in questions:
+            normalize.cache_clear()
+            start = time.perf_counter_ns()
+            query(question)
+            samples.append((time.perf_counter_ns() - start) / 1e6)
+    return samples
+
+
+def percentiles(samples: Sequence[float]) -> tuple[float, float]:
+    """(p50, p99)."""
+    if len(samples) < 2:
+        return samples[0], samples[0]
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
+@dataclass(frozen=True)
+class ColdRun:
+    seconds: float  # median wall time of a fresh process
+    rss_mb: float  # peak resident set of the largest run
+
+
+def cold(argv: list[str], runs: int, env: dict[str, str] | None = None,
+         cwd: Path | None = None) -> ColdRun:
+    """Start a fresh process ``runs`` times (after one untimed run that warms caches)."""
+    _run(argv, env, cwd)
+    measured = [_run(argv, env, cwd) for _ in range(runs)]
+    return ColdRun(
+        statistics.median(seconds for seconds, _ in measured), max(rss for _, rss in measured)
+    )
+
+
+# Runs one command and reports its wall time and its own peak RSS. A child's
+# ru_maxrss includes what it held before exec (a copy of its parent), so the
+# command is started from this small process, not from the bench holding the
+# large corpus.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+argv = json.loads(sys.argv[1])
+start = time.perf_counter_ns()
+child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+elapsed = time.perf_counter_ns() - start
+child.returncode = code = os.waitstatus_to_exitcode(status)
+print(json.dumps([elapsed, usage.ru_maxrss, code]))
+"""
+
+
+def _run(argv: list[str], env: dict[str, str] | None, cwd: Path | None) -> tuple[float, float]:
+    """Wall time (s) and peak RSS (MB) of one fresh process running argv."""
+    if not hasattr(os, "wait4"):
+        raise BenchError("the bench measures child processes with os.wait4 (Linux, macOS)")
+    launcher = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, json.dumps(argv)],
+        capture_output=True, text=True, env=env, cwd=cwd, check=False,
+    )
+    try:
+        elapsed, maxrss, code = json.loads(launcher.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        code = launcher.returncode or 1
+    if launcher.returncode != 0 or code != 0:
+        lines = launcher.stderr.strip().splitlines()
+        last = lines[-1] if lines else "no output"
+        raise BenchError(f"`{_shown(argv)}` failed (exit {code}): {last}")
+    # ru_maxrss is in KiB on Linux, in bytes on macOS
+    return elapsed / 1e9, maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def _shown(argv: list[str]) -> str:
+    text = " ".join(a if len(a) < 40 else a[:37].strip() + "…" for a in argv[1:])
+    return f"python {text}"
+
+
+# --- the report ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    metric: str
+    bot: float
+    bm25: float | None
+    jieba: float | None
+    target: str = ""
+    met: bool | None = None
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    rows: tuple[Row, ...]
+    context: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def run(settings: Settings, index: Index, questions: Sequence[Question], *,
+        config: Path | None = None, question: str = DEFAULT_QUESTION, scale: int = 1000,
+        quick: bool = False, progress: Callable[[str], None] | None = None) -> BenchResult:
+    """Measure everything; ``progress`` receives one line per step."""
+    say = progress or (lambda _: None)
+    if scale < 1:
+        raise BenchError("--scale must be 1 or more")
+    texts = [q.text for q in questions]
+    passes_small, passes_large, runs = (3, 1, 3) if quick else (10, 2, 5)
+    passages = index.report.passages
+
+    say("bench: BM25 baseline and jieba (default dictionary) on the report")
+    baseline = Bm25Baseline(passages, index.data.segmenter)
+    jieba_tokenizer = _plain_jieba()
+
+    say(f"bench: per-question latency on the report ({len(texts)} questions × {passes_small})")
+    small = {
+        "bot": percentiles(latencies_ms(index.search, texts, passes_small)),
+        "bm25": percentiles(latencies_ms(baseline.rank, texts, passes_small)),
+        "jieba": percentiles(latencies_ms(jieba_tokenizer.lcut, texts, passes_small)),
+    }
+
+    say(f"bench: building the ×{scale} corpus ({scale * len(passages):,} passages)")
+    start = time.perf_counter()
+    variants = synthetic_passages(passages, scale)
+    large_index = Index.build(
+        index.report, passages=variants, segmenter=index.data.segmenter,
+        answer_threshold=index.answer_threshold, suggest_threshold=index.suggest_threshold,
+    )
+    # The homophone guard needs jieba's full dictionary; reuse the real index's.
+    large_index.data.real_words = index.data.real_words
+    build_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    large_baseline = Bm25Baseline(variants, index.data.segmenter)
+    bm25_build_seconds = time.perf_counter() - start
+
+    say(f"bench: per-question latency on the ×{scale} corpus ({len(texts)} × {passes_large})")
+    large = {
+        "bot": percentiles(latencies_ms(large_index.search, texts, passes_large)),
+        "bm25": percentiles(latencies_ms(large_baseline.rank, texts, passes_large)),
+    }
+    del large_index, large_baseline, variants
+
+    say(f"bench: cold starts ({runs} runs each, after one warm-up run)")
+    with tempfile.TemporaryDirectory(prefix="faqbot-bench-") as temp:
+        env = dict(os.environ)
+        env.update({
+            "FAQBOT_CACHE_DIR": str(Path(temp) / "cache"),
+            "FAQBOT_CONTENT": str(settings.content.resolve()),
+            "FAQBOT_LOG_LEVEL": "WARNING",
+        })
+        if config is not None:
+            env["FAQBOT_CONFIG"] = str(config.resolve())
+        bot_cold = cold([sys.executable, "-m", "bot", "ask", question], runs, env)
+        jieba_cold = cold([sys.executable, "-c", f"import jieba; jieba.lcut({question!r})"], runs)
+        documents = Path(temp) / "documents.json"
+        documents.write_text(
+            json.dumps([normalize(document_text(p)) for p in passages], ensure_ascii=False),
+            encoding="utf-8",
+        )
+        bm25_cold = cold(
+            [sys.executable, "-c", _BM25_COLD, str(documents), normalize(question)], runs
+        )
+
+    jieba_small_p50, jieba_small_p99 = small["jieba"]
+    rows = (
+        Row("p50 per question, report (ms)", small["bot"][0], small["bm25"][0], jieba_small_p50,
+            f"< {P50_REPORT_MS:g} ms", small["bot"][0] < P50_REPORT_MS),
+        Row("p99 per question, report (ms)", small["bot"][1], small["bm25"][1], jieba_small_p99),
+        Row(f"p50 per question, ×{scale} (ms)", large["bot"][0], large["bm25"][0], jieba_small_p50,
+            *((f"< {P50_LARGE_MS:g} ms", large["bot"][0] < P50_LARGE_MS) if scale >= 1000 else ())),
+        Row(f"p99 per question, ×{scale} (ms)", large["bot"][1], large["bm25"][1], jieba_small_p99),
+        Row("cold start, one question (ms)", 1000 * bot_cold.seconds, 1000 * bm25_cold.seconds,
+            1000 * jieba_cold.seconds, "< jieba", bot_cold.seconds < jieba_cold.seconds),
+        Row("peak RSS of that process (MB)", bot_cold.rss_mb, bm25_cold.rss_mb,
+            jieba_cold.rss_mb),
+    )
+    context = (
+        f"machine: {_cpu()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}",
+        f"report: {len(passages)} passages; ×{scale} corpus: {scale * len(passages):,} passages "
+        f"(the report + {scale - 1} synthetic variants of each passage; bot index built in "
+        f"{build_seconds:.1f} s, BM25 in {bm25_build_seconds:.1f} s); "
+        f"{len(texts)} questions, {passes_small} / {passes_large} timed passes after a warm-up; "
+        f"cold: median of {runs} fresh processes",
+    )
+    notes = (
+        "bot: Index.search; bm25: normalize + the bot's tokens + BM25Okapi.get_scores + top 3; "
+        "jieba.lcut: default dictionary, the raw question (corpus-independent, so the same "
+        "figure on both corpora); normalize's cache cleared before every timed call",
+        f"cold: `python -m bot ask {question}` with a warm index cache | a BM25 script "
+        f"(import jieba + rank_bm25, tokenise {len(passages)} passages with jieba's default "
+        "dictionary, build, query) | `python -c \"import jieba; jieba.lcut(...)\"`; "
+        "jieba's own cache warm in all three",
+        f"bench process peak RSS: {_self_rss_mb():.0f} MB (both corpora and both indexes built)",
+    )
+    return BenchResult(rows, context, notes)
+
+
+def _plain_jieba():  # -> jieba.Tokenizer
+    import logging
+
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()  # default dictionary and cache file, like `import jieba`
+    tokenizer.initialize()
+    return tokenizer
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _self_rss_mb() -> float:
+    try:
+        import resource
+    except ImportError:
+        return 0.0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _ratio(ours: float, theirs: float | None) -> str:
+    return "—" if not theirs else f"{ours / theirs:.2f}×"
+
+
+def format_text(result: BenchResult) -> str:
+    width = max(len(row.metric) for row in result.rows)
+    lines = list(result.context)
+    lines.append(
+        f"{'metric':{width}}  {'bot':>9} {'bm25':>9} {'jieba.lcut':>10}  "
+        f"{'bot/bm25':>9} {'bot/jieba':>9}  target"
+    )
+    for row in result.rows:
+        verdict = "" if row.met is None else (" ✓" if row.met else " ✗")
+        lines.append(
+            f"{row.metric:{width}}  {_num(row.bot):>9} {_num(row.bm25):>9} {_num(row.jieba):>10}  "
+            f"{_ratio(row.bot, row.bm25):>9} {_ratio(row.bot, row.jieba):>9}  "
+            f"{row.target}{verdict}".rstrip()
+        )
+    lines.extend(f"note: {note}" for note in result.notes)
+    return "\n".join(lines)

@@ -1,0 +1,495 @@
+"""Measure the matcher on a question set, side by side with a BM25 baseline.
+
+A question set is a YAML list of entries ``{q, expect, category}``; ``expect``
+lists the acceptable passage ids, best first, and ``[]`` means the bot must
+decline. Per category we report:
+
+- top-1 accuracy: an answerable question is right when the bot answers with a
+  passage in ``expect``; a must-decline question is right when the bot declines;
+- top-3 recall (answerable questions): an expected id is among the first three hits;
+- decline precision: of the questions declined, the share that should be declined;
+- decline recall: of the must-decline questions, the share declined.
+
+The overall figure is the share of all questions handled right (top-1 accuracy
+over the whole set).
+
+The baseline is ``rank_bm25.BM25Okapi`` (a dev dependency, imported only here)
+over the bot's own jieba tokens of each passage's title, text, questions and
+keywords, after the same ``textnorm.normalize``. It declines below the score
+threshold that maximises its own overall figure on the set being measured, an
+optimistic baseline. It has no intents, so it can never return the slogan list
+or a measure the source lost.
+
+>>> questions = [Question("q1", ("s1",), "direct"), Question("q2", (), "offtopic")]
+>>> evaluation = Evaluation("toy", (
+...     Outcome(questions[0], Prediction(("s1",), 80, True)),
+...     Outcome(questions[1], Prediction(("s2",), 60, True)),
+... ))
+>>> evaluation.overall.top1, evaluation.overall.decline_recall
+(0.5, 0.0)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot.content import Passage
+from bot.search import SECTIONS_ID, SLOGANS_ID, Index
+from bot.textnorm import Segmenter, normalize
+
+DEFAULT_QUESTIONS = Path("tests/data/questions.yaml")
+TOP_K = 3
+# Calibration bins of the bot's 0-100 confidence, for answered questions.
+CONFIDENCE_BINS = ((0, 49), (50, 69), (70, 89), (90, 100))
+_KEYS = ("q", "expect", "category")
+
+
+class EvaluationError(Exception):
+    """The evaluation cannot run; the message is one line."""
+
+
+class QuestionSetError(EvaluationError):
+    """A question file is broken: ``FILE:LINE: message``."""
+
+
+class BaselineUnavailable(EvaluationError):
+    """rank_bm25 (a dev dependency) is not installed."""
+
+
+# --- question sets ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    expect: tuple[str, ...]  # acceptable passage ids, best first; () = must decline
+    category: str
+    line: int = 0
+
+    @property
+    def should_decline(self) -> bool:
+        return not self.expect
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read and validate a question set; raise QuestionSetError naming the file and line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QuestionSetError(f"{path}: question file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise QuestionSetError(f"{path}: cannot read ({error.__class__.__name__})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else 1
+        raise QuestionSetError(f"{path}:{line}: invalid YAML: {error.problem}") from None
+    except yaml.YAMLError as error:
+        raise QuestionSetError(f"{path}: invalid YAML ({error.__class__.__name__})") from None
+
+    def fail(node: Node, message: str) -> QuestionSetError:
+        return QuestionSetError(f"{path}:{node.start_mark.line + 1}: {message}")
+
+    def is_text(node: Node) -> bool:
+        return isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:str"
+
+    if root is None:
+        raise QuestionSetError(f"{path}:1: the question file is empty")
+    if not isinstance(root, SequenceNode):
+        raise fail(root, "a question set is a list of entries with q, expect and category")
+    questions: list[Question] = []
+    for item in root.value:
+        if not isinstance(item, MappingNode):
+            raise fail(item, "each entry must be a mapping with q, expect and category")
+        fields: dict[str, Node] = {}
+        for key_node, value_node in item.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else str(key_node)
+            if key not in _KEYS:
+                raise fail(key_node, f"unknown key '{key}' (expected q, expect, category)")
+            if key in fields:
+                raise fail(key_node, f"duplicate key '{key}'")
+            fields[key] = value_node
+        for key in _KEYS:
+            if key not in fields:
+                raise fail(item, f"missing key '{key}'")
+        for key in ("q", "category"):
+            if not is_text(fields[key]) or not fields[key].value.strip():
+                raise fail(fields[key], f"'{key}' must be non-empty text")
+        expect = fields["expect"]
+        if not isinstance(expect, SequenceNode):
+            raise fail(expect, "'expect' must be a list of passage ids ([] = must decline)")
+        for node in expect.value:
+            if not is_text(node) or not node.value.strip():
+                raise fail(node, "items of 'expect' must be passage ids")
+        questions.append(Question(
+            fields["q"].value.strip(),
+            tuple(node.value.strip() for node in expect.value),
+            fields["category"].value.strip(),
+            item.start_mark.line + 1,
+        ))
+    if not questions:
+        raise QuestionSetError(f"{path}:1: the question set has no questions")
+    return questions
+
+
+def answer_ids(index: Index) -> frozenset[str]:
+    """Every id the bot can answer with: passages, the slogan list, the table of
+    contents, lost measures."""
+    lost = {
+        f"{section.id}.m{number}"
+        for section in index.report.sections
+        for number in section.missing_measures
+    }
+    return frozenset(index.passages) | {SLOGANS_ID, SECTIONS_ID} | lost
+
+
+def check_ids(questions: Iterable[Question], known: Iterable[str], source: str) -> None:
+    """Raise QuestionSetError for the first expected id the index does not know."""
+    known = frozenset(known)
+    for question in questions:
+        for passage_id in question.expect:
+            if passage_id not in known:
+                raise QuestionSetError(
+                    f"{source}:{question.line}: unknown passage id '{passage_id}'"
+                )
+
+
+# --- predictions and scores ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a matcher did with one question."""
+
+    ids: tuple[str, ...]  # ranked hits, best first
+    score: float  # confidence of the best hit (bot: 0-100, BM25: raw score)
+    answered: bool
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: Question
+    prediction: Prediction
+
+    @property
+    def declined(self) -> bool:
+        return not self.prediction.answered
+
+    @property
+    def correct(self) -> bool:
+        """Top-1 right: answered with an expected passage, or declined when it should be."""
+        if self.question.should_decline:
+            return self.declined
+        ids = self.prediction.ids
+        return self.prediction.answered and bool(ids) and ids[0] in self.question.expect
+
+    @property
+    def in_top3(self) -> bool:
+        return any(i in self.question.expect for i in self.prediction.ids[:TOP_K])
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Counts for one category (or the whole set) and the rates derived from them."""
+
+    n: int
+    correct: int
+    answerable: int
+    top3: int
+    declined: int
+    declined_right: int
+    should_decline: int
+
+    @classmethod
+    def of(cls, outcomes: Sequence[Outcome]) -> Scores:
+        return cls(
+            n=len(outcomes),
+            correct=sum(o.correct for o in outcomes),
+            answerable=sum(not o.question.should_decline for o in outcomes),
+            top3=sum(o.in_top3 for o in outcomes if not o.question.should_decline),
+            declined=sum(o.declined for o in outcomes),
+            declined_right=sum(o.declined and o.question.should_decline for o in outcomes),
+            should_decline=sum(o.question.should_decline for o in outcomes),
+        )
+
+    @property
+    def top1(self) -> float:
+        return _rate(self.correct, self.n) or 0.0
+
+    @property
+    def top3_recall(self) -> float | None:
+        return _rate(self.top3, self.answerable)
+
+    @property
+    def decline_precision(self) -> float | None:
+        return _rate(self.declined_right, self.declined)
+
+    @property
+    def decline_recall(self) -> float | None:
+        return _rate(self.declined_right, self.should_decline)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "n": self.n, "top1_accuracy": self.top1, "top3_recall": self.top3_recall,
+            "decline_precision": self.decline_precision, "decline_recall": self.decline_recall,
+            "counts": {
+                "correct": self.correct, "answerable": self.answerable, "top3": self.top3,
+                "declined": self.declined, "declined_right": self.declined_right,
+                "should_decline": self.should_decline,
+            },
+        }
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One matcher's outcomes on a question set."""
+
+    name: str
+    outcomes: tuple[Outcome, ...]
+    threshold: float | None = None  # the decline threshold, when fitted on the set
+
+    @property
+    def overall(self) -> Scores:
+        return Scores.of(self.outcomes)
+
+    def categories(self) -> dict[str, Scores]:
+        """Scores per category, in order of first appearance."""
+        groups: dict[str, list[Outcome]] = {}
+        for outcome in self.outcomes:
+            groups.setdefault(outcome.question.category, []).append(outcome)
+        return {category: Scores.of(group) for category, group in groups.items()}
+
+    def wrong(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.correct]
+
+    def calibration(
+        self, bins: Sequence[tuple[int, int]] = CONFIDENCE_BINS
+    ) -> list[tuple[str, int, int]]:
+        """(bin label, answered questions, of which right) per non-empty confidence bin."""
+        rows = []
+        for low, high in bins:
+            inside = [o for o in self.outcomes
+                      if o.prediction.answered and low <= o.prediction.score <= high]
+            if inside:
+                rows.append((f"{low}-{high}", len(inside), sum(o.correct for o in inside)))
+        return rows
+
+
+def evaluate(name: str, questions: Sequence[Question], predictions: Sequence[Prediction],
+             threshold: float | None = None) -> Evaluation:
+    outcomes = tuple(Outcome(q, p) for q, p in zip(questions, predictions, strict=True))
+    return Evaluation(name, outcomes, threshold)
+
+
+def bot_prediction(index: Index, question: str) -> Prediction:
+    result = index.search(question, k=TOP_K)
+    score = result.hits[0].score if result.hits else 0
+    return Prediction(tuple(h.id for h in result.hits), score, result.answered)
+
+
+# --- the BM25 baseline ------------------------------------------------------------
+
+
+class Bm25Baseline:
+    """rank_bm25.BM25Okapi over the bot's jieba tokens of normalised passages.
+
+    ``rank`` never declines on its own (except when nothing matches); the decline
+    threshold is applied by ``fit_threshold``/``with_threshold``.
+    """
+
+    def __init__(self, passages: Sequence[Passage], segmenter: Segmenter):
+        try:
+            import numpy
+            from rank_bm25 import BM25Okapi
+        except ImportError:
+            raise BaselineUnavailable(
+                "the BM25 baseline needs rank_bm25 (a dev dependency): pip install -e '.[dev]'"
+            ) from None
+        self._numpy = numpy
+        self.segmenter = segmenter
+        self.ids = [p.id for p in passages]
+        self.model = BM25Okapi([self.tokens(document_text(p)) or [""] for p in passages])
+
+    def tokens(self, text: str) -> list[str]:
+        return self.segmenter.content_tokens(normalize(text))
+
+    def rank(self, question: str, k: int = TOP_K) -> Prediction:
+        tokens = self.tokens(question)
+        if not tokens:
+            return Prediction((), 0.0, False)
+        scores = self.model.get_scores(tokens)
+        k = min(k, len(scores))
+        top = self._numpy.argpartition(-scores, k - 1)[:k]
+        order = sorted(top, key=lambda i: (-scores[i], i))
+        best = float(scores[order[0]])
+        if best <= 0:
+            return Prediction((), best, False)
+        return Prediction(tuple(self.ids[i] for i in order), best, True)
+
+
+def document_text(passage: Passage) -> str:
+    """What the baseline indexes of a passage: title, text, questions and keywords."""
+    return " ".join((passage.title, passage.text, *passage.questions, *passage.keywords))
+
+
+def with_threshold(predictions: Sequence[Prediction], threshold: float) -> list[Prediction]:
+    """Answer only when the best score reaches the threshold."""
+    return [replace(p, answered=bool(p.ids) and p.score >= threshold) for p in predictions]
+
+
+def fit_threshold(questions: Sequence[Question], predictions: Sequence[Prediction]) -> float:
+    """The decline threshold maximising the overall figure on this set (lowest on ties);
+    ``inf`` means declining everything is best."""
+    candidates = sorted({p.score for p in predictions if p.ids}) + [math.inf]
+    best, best_correct = math.inf, -1
+    for threshold in candidates:
+        outcomes = map(Outcome, questions, with_threshold(predictions, threshold))
+        correct = sum(o.correct for o in outcomes)
+        if correct > best_correct:
+            best, best_correct = threshold, correct
+    return best
+
+
+# --- the comparison ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    source: str
+    bot: Evaluation
+    bm25: Evaluation
+    notes: tuple[str, ...] = field(default=())
+
+
+def compare(index: Index, questions: Sequence[Question], source: str = "") -> Comparison:
+    """Run the question set through the bot and the BM25 baseline."""
+    check_ids(questions, answer_ids(index), source or "questions")
+    bot = evaluate("bot", questions, [bot_prediction(index, q.text) for q in questions])
+    baseline = Bm25Baseline(index.report.passages, index.data.segmenter)
+    raw = [baseline.rank(q.text) for q in questions]
+    threshold = fit_threshold(questions, raw)
+    bm25 = evaluate("bm25", questions, with_threshold(raw, threshold), threshold)
+    bot_only = sum(
+        1 for q in questions
+        if q.expect and not any(i in baseline.ids for i in q.expect)
+    )
+    notes = (
+        "bm25 = rank_bm25.BM25Okapi over the bot's jieba tokens (same dictionary, same "
+        "textnorm.normalize, stopwords removed) of each passage's title+text+questions+keywords",
+        (f"bm25 declines when its best score < {threshold:.2f}" if threshold != math.inf
+         else "bm25 declines every question")
+        + ": the threshold that maximises its own overall figure on this set (fitted on the "
+        "test set itself, so an optimistic baseline)",
+        f"{bot_only} questions expect only ids BM25 cannot return "
+        "(the slogan list, the table of contents, lost measures)",
+    )
+    return Comparison(source, bot, bm25, notes)
+
+
+# --- output -----------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def format_text(comparison: Comparison, verbose: bool = False) -> str:
+    """Per-category table, bot | bm25 side by side, then overall, calibration, notes."""
+    bot, bm25 = comparison.bot, comparison.bm25
+    bot_categories, bm25_categories = bot.categories(), bm25.categories()
+    width = max(8, *(len(c) for c in bot_categories))
+    metrics = ("top-1 accuracy", "top-3 recall", "decline precision", "decline recall")
+    lines = [
+        f"question set: {comparison.source or '-'} ({len(bot.outcomes)} questions, "
+        f"{len(bot_categories)} categories); figures in %, bot | bm25",
+        (f"{'':{width}} {'':>4}  " + "  ".join(f"{m:^17}" for m in metrics)).rstrip(),
+        f"{'category':{width}} {'n':>4}  "
+        + "  ".join(f"{'bot':>7} | {'bm25':<7}" for _ in metrics).rstrip(),
+    ]
+
+    def row(name: str, ours: Scores, theirs: Scores) -> str:
+        pairs = (
+            (ours.top1, theirs.top1),
+            (ours.top3_recall, theirs.top3_recall),
+            (ours.decline_precision, theirs.decline_precision),
+            (ours.decline_recall, theirs.decline_recall),
+        )
+        cells = "  ".join(f"{_pct(a):>7} | {_pct(b):<7}" for a, b in pairs)
+        return f"{name:{width}} {ours.n:>4}  {cells}".rstrip()
+
+    for category, scores in bot_categories.items():
+        lines.append(row(category, scores, bm25_categories[category]))
+    lines.append(row("overall", bot.overall, bm25.overall))
+    gap = 100 * (bot.overall.top1 - bm25.overall.top1)
+    worst = min(bot_categories.items(), key=lambda item: item[1].top1)
+    lines.append(
+        f"overall (share of all questions handled right): bot {_pct(bot.overall.top1)}% | "
+        f"bm25 {_pct(bm25.overall.top1)}% ({gap:+.1f} points); "
+        f"lowest bot category: {worst[0]} {_pct(worst[1].top1)}%"
+    )
+    bins = " · ".join(
+        f"{label}: {100 * right / n:.0f}% of {n}" for label, n, right in bot.calibration()
+    )
+    lines.append(
+        f"calibration (bot, answered questions by confidence -> share right): {bins or '-'}"
+    )
+    lines.extend(f"note: {note}" for note in comparison.notes)
+    if verbose:
+        wrong = bot.wrong()
+        lines.append(f"bot wrong answers ({len(wrong)}):")
+        lines.extend(f"  {_describe(o)}" for o in wrong)
+    return "\n".join(lines)
+
+
+def _describe(outcome: Outcome) -> str:
+    question, prediction = outcome.question, outcome.prediction
+    expected = ", ".join(question.expect) or "decline"
+    best = prediction.ids[0] if prediction.ids else "-"
+    got = f"{best} ({prediction.score:g})" if prediction.answered else (
+        f"declined (best {best} {prediction.score:g})"
+    )
+    return f"[{question.category}] {question.text} | expected: {expected} | got: {got}"
+
+
+def as_dict(comparison: Comparison) -> dict[str, object]:
+    def one(evaluation: Evaluation) -> dict[str, object]:
+        return {
+            "overall": evaluation.overall.as_dict(),
+            "categories": {c: s.as_dict() for c, s in evaluation.categories().items()},
+            "threshold": evaluation.threshold,
+            "wrong": [
+                {
+                    "question": o.question.text, "category": o.question.category,
+                    "expected": list(o.question.expect), "got": list(o.prediction.ids),
+                    "score": o.prediction.score, "answered": o.prediction.answered,
+                }
+                for o in evaluation.wrong()
+            ],
+        }
+
+    bot = one(comparison.bot)
+    bot["calibration"] = [
+        {"confidence": label, "answered": n, "right": right}
+        for label, n, right in comparison.bot.calibration()
+    ]
+    bm25 = one(comparison.bm25)
+    if bm25["threshold"] == math.inf:
+        bm25["threshold"] = None
+    return {"questions": comparison.source, "bot": bot, "bm25": bm25,
+            "notes": list(comparison.notes)}
+
+
+def format_json(comparison: Comparison) -> str:
+    return json.dumps(as_dict(comparison), ensure_ascii=False, indent=2)
