@@ -386,7 +386,7 @@ class Index:
         data = self.data
         if not data.terms_by_key:
             return text
-        words = self._word_spans(text)
+        words, guessed = self._word_spans(text)
         # Characters inside a common word were typed on purpose: 意思 is not a typo of 意识.
         protected = {
             position for start, end in words
@@ -407,27 +407,36 @@ class Index:
                 ):
                     continue
                 term = self._homophone(window)
-                if term and not any(
-                    i + n in protected for n, (a, b) in enumerate(zip(term, window, strict=True))
-                    if a != b
+                if not term:
+                    continue
+                changed = [
+                    i + n for n, (a, b) in enumerate(zip(term, window, strict=True)) if a != b
+                ]
+                if any(p in protected for p in changed) or any(
+                    # cutting through a guessed word is fine only where the typo is in it
+                    (s < i < e or s < end < e) and not any(s <= p < e for p in changed)
+                    for s, e in guessed
                 ):
-                    out.append(term)
-                    i = end
-                    break
+                    continue
+                out.append(term)
+                i = end
+                break
             else:
                 out.append(text[i])
                 i += 1
         return "".join(out)
 
-    def _word_spans(self, text: str) -> list[tuple[int, int]]:
-        """Spans of the dictionary words (two characters or more) jieba finds in text."""
-        spans, position = [], 0
+    def _word_spans(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Spans of the dictionary words and of the unknown words jieba's HMM guesses
+        (湖人), two characters or more."""
+        known, guessed, position = [], [], 0
         freq = self.data.segmenter.freq
-        for token in self.data.segmenter.tokenizer.lcut(text, HMM=False):
-            if len(token) >= 2 and freq.get(token, 0) > 0:
-                spans.append((position, position + len(token)))
+        for token in self.data.segmenter.tokenizer.lcut(text, HMM=True):
+            if len(token) >= 2:
+                span = (position, position + len(token))
+                (known if freq.get(token, 0) > 0 else guessed).append(span)
             position += len(token)
-        return spans
+        return known, guessed
 
     def _homophone(self, window: str) -> str:
         """The report term that window is a likely mistyping of, or ''."""
