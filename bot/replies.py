@@ -197,8 +197,9 @@ class FaqBot:
         else:
             reply = self.show(best.id)
         blocks = list(reply.blocks)
-        if result.corrected:
-            blocks.insert(0, Block("note", f"（已按“{result.corrected}”理解）"))
+        if result.corrections:
+            fixed = "、".join(f"“{typed}”理解为“{meant}”" for typed, meant in result.corrections)
+            blocks.insert(0, Block("note", f"（已将{fixed}）"))
         related = [h for h in result.hits[1:] if h.score >= self.settings.match.suggest_threshold
                    and h.id != best.id][: self.settings.match.related]
         buttons = list(reply.buttons)

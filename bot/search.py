@@ -116,6 +116,7 @@ class SearchResult:
     hits: tuple[Hit, ...]
     answered: bool
     corrected: str = ""  # the question after typo correction, when it changed
+    corrections: tuple[tuple[str, str], ...] = ()  # (typed, meant) pairs: (海峡论谈, 海峡论坛)
 
     @property
     def best(self) -> Hit | None:
@@ -237,7 +238,7 @@ class Index:
         if intent is not None:
             answered = self._answers(text, intent)
             return SearchResult(question, (intent,), answered)
-        corrected = self._correct(text)
+        corrected, corrections = self._correct(text)
         tokens = self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", corrected))
         hits = self._rank(corrected, tokens, k)
         answered = (
@@ -247,7 +248,9 @@ class Index:
         )
         if not answered:
             hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
-        return SearchResult(question, hits, answered, corrected if corrected != text else "")
+        return SearchResult(
+            question, hits, answered, corrected if corrected != text else "", corrections
+        )
 
     def _answers(self, text: str, hit: Hit) -> bool:
         """Whether the passage can hold what the question asks for.
@@ -377,7 +380,7 @@ class Index:
             for t in tokens
         )
 
-    def _correct(self, text: str) -> str:
+    def _correct(self, text: str) -> tuple[str, tuple[tuple[str, str], ...]]:
         """Replace homophone typos by the report term with the same pinyin.
 
         A window is only rewritten when it does not cut through a dictionary word
@@ -385,7 +388,8 @@ class Index:
         """
         data = self.data
         if not data.terms_by_key:
-            return text
+            return text, ()
+        corrections: list[tuple[str, str]] = []
         words, guessed = self._word_spans(text)
         # Characters inside a common word were typed on purpose: 意思 is not a typo of 意识.
         protected = {
@@ -419,12 +423,13 @@ class Index:
                 ):
                     continue
                 out.append(term)
+                corrections.append((window, term))
                 i = end
                 break
             else:
                 out.append(text[i])
                 i += 1
-        return "".join(out)
+        return "".join(out), tuple(corrections)
 
     def _word_spans(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Spans of the dictionary words and of the unknown words jieba's HMM guesses
