@@ -1,0 +1,624 @@
+"""Offline tests of the Telegram adapter, in the style of python-telegram-bot's own suite.
+
+A ``BaseRequest`` subclass that never touches the network records every Bot API call and
+answers it like Telegram; updates are built from ``Message(...)`` and friends and fed to
+``await app.process_update(update)``; the tests assert on what would have been sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import json
+import logging
+import os
+import random
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from e2e.emulator import parse_html, utf16_len
+from telegram import (
+    CallbackQuery,
+    Chat,
+    InaccessibleMessage,
+    InlineQuery,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
+from telegram.ext import AIORateLimiter, Application
+from telegram.request import BaseRequest, RequestData
+
+from bot import telegram_app
+from bot.config import ConfigError, Settings, load_settings
+from bot.replies import COMMANDS, Block, Button, FaqBot, Reply
+from bot.telegram_app import (
+    ChatOrderedUpdateProcessor,
+    build_application,
+    keyboard,
+    register_commands,
+    run_telegram,
+    split_html,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "1234567:OFFLINE-test-token"
+BOT = User(1234567, "报告问答", is_bot=True, username="report_faq_test_bot")
+ALICE = User(1001, "Alice", is_bot=False)
+BOB = User(1002, "Bob", is_bot=False)
+PRIVATE = Chat(1001, Chat.PRIVATE)
+GROUP = Chat(-5001, Chat.GROUP, title="测试群")
+
+
+# --- the kit ------------------------------------------------------------------------------
+
+
+class OfflineRequest(BaseRequest):
+    """Refuses the network: records each Bot API call and answers it as Telegram would."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failures: dict[str, tuple[int, str]] = {}
+        self._message_ids = itertools.count(500)
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float:
+        return 1.0
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        endpoint = url.rsplit("/", 1)[-1]
+        params = request_data.parameters if request_data else {}
+        if endpoint != "getMe":
+            self.calls.append((endpoint, params))
+        if endpoint in self.failures:
+            code, description = self.failures.pop(endpoint)
+            return code, json.dumps({"ok": False, "error_code": code,
+                                     "description": description}).encode()
+        return 200, json.dumps({"ok": True, "result": self._result(endpoint, params)}).encode()
+
+    def _result(self, endpoint: str, params: dict[str, Any]) -> Any:
+        if endpoint == "getMe":
+            return BOT.to_dict()
+        if endpoint in ("sendMessage", "editMessageText"):
+            if "inline_message_id" in params:
+                return True
+            chat_id = int(params["chat_id"])
+            message_id = params.get("message_id") or next(self._message_ids)
+            chat = {"id": chat_id, "type": "private" if chat_id > 0 else "group"}
+            return {"message_id": message_id, "date": 0, "chat": chat, "from": BOT.to_dict(),
+                    "text": parse_html(params["text"])[0]}
+        if endpoint in ("answerCallbackQuery", "answerInlineQuery", "setMyCommands"):
+            return True
+        raise AssertionError(f"the offline request refuses {endpoint}: no network in unit tests")
+
+    def sent(self, endpoint: str = "sendMessage") -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == endpoint]
+
+
+_update_ids = itertools.count(1)
+_message_ids = itertools.count(1)
+
+
+def _entities(text: str) -> list[MessageEntity]:
+    entities = []
+    command = re.match(r"/\w+(@\w+)?", text)
+    if command:
+        entities.append(MessageEntity(MessageEntity.BOT_COMMAND, 0, utf16_len(command.group())))
+    for mention in re.finditer(r"@\w{5,32}", text):
+        if not command or mention.start() >= command.end():
+            entities.append(MessageEntity(MessageEntity.MENTION, utf16_len(text[: mention.start()]),
+                                          utf16_len(mention.group())))
+    return entities
+
+
+def make_message(app: Application, text: str, *, chat: Chat = PRIVATE, user: User = ALICE,
+                 **fields: Any) -> Message:
+    message = Message(next(_message_ids), datetime.now(UTC), chat, from_user=user, text=text,
+                      entities=_entities(text), **fields)
+    message.set_bot(app.bot)
+    return message
+
+
+def bot_message(app: Application, text: str = "…", chat: Chat = PRIVATE) -> Message:
+    return make_message(app, text, chat=chat, user=BOT)
+
+
+def message_update(message: Message, edited: bool = False) -> Update:
+    if edited:
+        return Update(next(_update_ids), edited_message=message)
+    return Update(next(_update_ids), message=message)
+
+
+def press(app: Application, data: str, message: Message | None = None,
+          inline_message_id: str | None = None) -> Update:
+    query = CallbackQuery(str(next(_update_ids)), ALICE, "instance", message=message, data=data,
+                          inline_message_id=inline_message_id)
+    query.set_bot(app.bot)
+    return Update(next(_update_ids), callback_query=query)
+
+
+def html_text(reply: Reply) -> str:
+    return reply.html()
+
+
+def markup(reply: Reply) -> dict[str, Any] | None:
+    keys = keyboard(reply)
+    return keys.to_dict() if keys else None
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    cache = tmp_path_factory.mktemp("cache")
+    loaded = load_settings(ROOT / "config.yaml", environ={"FAQBOT_CACHE_DIR": str(cache)})
+    return dataclasses.replace(loaded, telegram=dataclasses.replace(loaded.telegram, token=TOKEN))
+
+
+@pytest.fixture(scope="module")
+def core(settings: Settings) -> FaqBot:
+    return FaqBot.from_settings(settings)
+
+
+@pytest.fixture
+def faq(core: FaqBot) -> FaqBot:
+    """The shared core; a test may patch it with monkeypatch (undone after the test)."""
+    return core
+
+
+@pytest.fixture
+def request_() -> OfflineRequest:
+    return OfflineRequest()
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, faq: FaqBot, request_: OfflineRequest
+              ) -> AsyncIterator[Application]:
+    application = build_application(settings, faq, request=request_)
+    await application.initialize()
+    yield application
+    await application.shutdown()
+
+
+# --- splitting long replies -------------------------------------------------------------
+
+
+def _visible(parts: list[str]) -> str:
+    return "".join(parse_html(part)[0] for part in parts)
+
+
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    ("<b>一二三</b>\n四五六", 12, ["<b>一二三</b>", "四五六"]),
+    ("short", 4096, ["short"]),
+    ("", 4096, []),
+    ("<b>一二三四五六</b>", 12, ["<b>一二三四五</b>", "<b>六</b>"]),
+    ("alpha beta gamma delta", 12, ["alpha beta", "gamma delta"]),
+    ("甲乙丙，丁戊己庚辛", 8, ["甲乙丙，", "丁戊己庚辛"]),
+    ("version 9.8 ok", 11, ["version 9.8", "ok"]),
+    ("x &amp; y &lt;z&gt;", 9, ["x &amp; y", "&lt;z&gt;"]),
+])
+def test_split_html_breaks_at_lines_punctuation_and_spaces(text: str, limit: int,
+                                                            expected: list[str]) -> None:
+    assert split_html(text, limit=limit) == expected
+
+
+def test_split_html_keeps_a_6000_character_reply_valid_in_two_parts() -> None:
+    sentence = "敢于协调、善于协调、有效协调,加强与区委办协调对接。"
+    text = "<b>标题 &amp; 小标题</b>\n" + sentence * (6000 // len(sentence)) + "\n<i>出处：测试</i>"
+    parts = split_html(text)
+    assert len(parts) == 2
+    assert all(utf16_len(part) <= 4096 for part in parts)
+    assert re.sub(r"\s", "", _visible(parts)) == re.sub(r"\s", "", parse_html(text)[0])
+    assert parts[0].endswith(("。", ",", "、"))  # at punctuation, not inside a phrase
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_split_html_never_breaks_tags_entities_or_words(seed: int) -> None:
+    rng = random.Random(seed)
+    pieces = ["海峡论坛", "hello", "world", "&amp;", "&lt;", "，", "。", " ", "\n", "📑", "政府办"]
+    lines = []
+    for _ in range(rng.randint(5, 60)):
+        words = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))).strip() or "x"
+        tag = rng.choice(["b", "i", None])
+        lines.append(f"<{tag}>{words}</{tag}>" if tag else words)
+    text = "\n".join(lines)
+    limit = rng.randint(40, 200)
+    parts = split_html(text, limit=limit)
+    for part in parts:
+        assert utf16_len(part) <= limit
+        parse_html(part)  # raises on a broken tag or entity
+    words = re.findall(r"[A-Za-z]+", parse_html(text)[0])
+    assert re.findall(r"[A-Za-z]+", " ".join(parse_html(p)[0] for p in parts)) == words
+    assert re.sub(r"\s", "", _visible(parts)) == re.sub(r"\s", "", parse_html(text)[0])
+
+
+# --- commands and questions ------------------------------------------------------------------
+
+
+async def test_start_sends_the_welcome_with_three_buttons(app: Application, core: FaqBot,
+                                                          request_: OfflineRequest) -> None:
+    await app.process_update(message_update(make_message(app, "/start")))
+    [sent] = request_.sent()
+    assert sent["text"] == html_text(core.start())
+    assert sent["parse_mode"] == "HTML"
+    assert [[b["callback_data"] for b in row] for row in sent["reply_markup"]["inline_keyboard"]
+            ] == [["toc", "slogans", "examples"]]
+    assert [b["text"] for b in sent["reply_markup"]["inline_keyboard"][0]] == [
+        "📑 目录", "💬 口号", "❓ 示例问题"]
+
+
+@pytest.mark.parametrize(("payload", "passage"), [
+    ("s2", "s2"), ("s2_m2", "s2.m2"), ("s2-m2", "s2.m2"), ("s2.m2", "s2.m2"), ("sl1", "sl1"),
+])
+async def test_deep_links_open_a_passage(app: Application, core: FaqBot,
+                                         request_: OfflineRequest, payload: str,
+                                         passage: str) -> None:
+    await app.process_update(message_update(make_message(app, f"/start {payload}")))
+    [sent] = request_.sent()
+    assert sent["text"] == html_text(core.start(passage))
+    assert core.start(passage).passage_id == passage
+
+
+@pytest.mark.parametrize("text", [
+    "/help", "/sections", "/section 2", "/section", "/section 99", "/summary", "/slogans",
+    "/slogan 忠诚", "/slogan 没有这个词", "/SECTIONS",
+])
+async def test_commands_send_the_core_reply_as_html(app: Application, core: FaqBot,
+                                                    request_: OfflineRequest, text: str) -> None:
+    await app.process_update(message_update(make_message(app, text)))
+    [sent] = request_.sent()
+    expected = core.handle(text)
+    assert (sent["text"], sent.get("reply_markup")) == (html_text(expected), markup(expected))
+    assert "reply_parameters" not in sent  # commands in private chats are not quoted
+
+
+async def test_unknown_command_in_private_chat_says_so(app: Application, core: FaqBot,
+                                                       request_: OfflineRequest) -> None:
+    await app.process_update(message_update(make_message(app, "/foo")))
+    [sent] = request_.sent()
+    assert sent["text"] == html_text(core.handle("/foo"))
+    assert "/foo" in sent["text"]
+
+
+async def test_question_is_answered_quoting_it(app: Application, core: FaqBot,
+                                               request_: OfflineRequest) -> None:
+    question = make_message(app, "海峡论坛是谁保障的")
+    await app.process_update(message_update(question))
+    [sent] = request_.sent()
+    expected = core.ask("海峡论坛是谁保障的")
+    assert (sent["text"], sent["reply_markup"]) == (html_text(expected), markup(expected))
+    assert sent["reply_parameters"]["message_id"] == question.message_id
+    parse_html(sent["text"])
+
+
+async def test_user_text_is_escaped(app: Application, request_: OfflineRequest) -> None:
+    await app.process_update(message_update(make_message(app, "/slogan <script>&x")))
+    [sent] = request_.sent()
+    assert "&lt;script&gt;&amp;x" in sent["text"]
+    assert "<script>" in parse_html(sent["text"])[0]
+
+
+async def test_edited_messages_are_not_answered_again(app: Application,
+                                                      request_: OfflineRequest) -> None:
+    await app.process_update(message_update(make_message(app, "海峡论坛是谁保障的"), edited=True))
+    await app.process_update(message_update(make_message(app, "/help"), edited=True))
+    assert request_.calls == []
+
+
+async def test_messages_sent_through_our_inline_mode_are_not_questions(
+    app: Application, request_: OfflineRequest,
+) -> None:
+    await app.process_update(message_update(make_message(app, "一是综合协调力求更优", via_bot=BOT)))
+    assert request_.calls == []
+
+
+async def test_a_long_reply_is_split_with_the_buttons_under_the_last_part(
+    app: Application, faq: FaqBot, request_: OfflineRequest, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    long = Reply((Block("heading", "长"), Block("text", "很长的一段话，" * 900)),
+                 ((Button("↩ 目录", "toc"),),))
+    monkeypatch.setattr(faq, "ask", lambda question: long)
+    question = make_message(app, "长问题")
+    await app.process_update(message_update(question))
+    first, second = request_.sent()
+    assert "reply_markup" not in first and second["reply_markup"] == markup(long)
+    assert first["reply_parameters"]["message_id"] == question.message_id
+    assert "reply_parameters" not in second
+    assert re.sub(r"\s", "", _visible([first["text"], second["text"]])) == re.sub(
+        r"\s", "", parse_html(long.html())[0])
+
+
+# --- groups -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "answered"), [
+    ("第二部分讲了什么", False),
+    ("@report_faq_test_bot 第二部分讲了什么", True),
+    ("第二部分讲了什么 @REPORT_FAQ_TEST_BOT", True),
+    ("@someone_else 第二部分讲了什么", False),
+    ("/sections", True),
+    ("/sections@report_faq_test_bot", True),
+    ("/sections@some_other_bot", False),
+    ("/nosuchcommand", False),
+])
+async def test_groups_get_answers_only_when_addressed(app: Application, core: FaqBot,
+                                                      request_: OfflineRequest, text: str,
+                                                      answered: bool) -> None:
+    await app.process_update(message_update(make_message(app, text, chat=GROUP)))
+    assert len(request_.sent()) == int(answered)
+    if answered and not text.startswith("/"):
+        assert request_.sent()[0]["text"] == html_text(core.ask("第二部分讲了什么"))
+
+
+@pytest.mark.parametrize(("author", "answered"), [(BOT, True), (BOB, False)])
+async def test_groups_answer_replies_to_the_bot_only(app: Application,
+                                                     request_: OfflineRequest, author: User,
+                                                     answered: bool) -> None:
+    earlier = make_message(app, "…", chat=GROUP, user=author)
+    reply = make_message(app, "海峡论坛是谁保障的", chat=GROUP, reply_to_message=earlier)
+    await app.process_update(message_update(reply))
+    assert len(request_.sent()) == int(answered)
+
+
+# --- buttons ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data", ["toc", "sec:s1", "p:s1.m1", "p:s2.m2", "slogans", "examples",
+                                  "p:sl1", "p:intro", "p:author", "nonsense"])
+async def test_a_button_edits_the_message_in_place_and_is_answered(
+    app: Application, core: FaqBot, request_: OfflineRequest, data: str,
+) -> None:
+    message = bot_message(app)
+    await app.process_update(press(app, data, message))
+    [answer] = request_.sent("answerCallbackQuery")
+    assert "text" not in answer
+    [edit] = request_.sent("editMessageText")
+    expected = core.action(data)
+    assert (edit["chat_id"], edit["message_id"]) == (PRIVATE.id, message.message_id)
+    assert (edit["text"], edit.get("reply_markup")) == (html_text(expected), markup(expected))
+    assert request_.sent() == []
+
+
+async def test_message_not_modified_is_not_an_error(app: Application, request_: OfflineRequest,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    request_.failures["editMessageText"] = (
+        400, "Bad Request: message is not modified: specified new message content and reply "
+             "markup are exactly the same as a current content and reply markup of the message")
+    await app.process_update(press(app, "toc", bot_message(app)))
+    assert len(request_.sent("answerCallbackQuery")) == 1
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_other_edit_errors_reach_the_error_handler(app: Application,
+                                                         request_: OfflineRequest,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    request_.failures["editMessageText"] = (400, "Bad Request: message to edit not found")
+    await app.process_update(press(app, "toc", bot_message(app)))
+    assert len(request_.sent("answerCallbackQuery")) == 1
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "button 'toc'" in record.getMessage() and record.exc_info is not None
+
+
+@pytest.mark.filterwarnings("ignore:`update.callback_query` is not `None`")  # PTB's own check
+async def test_a_button_under_an_inaccessible_message_sends_a_new_one(
+    app: Application, core: FaqBot, request_: OfflineRequest,
+) -> None:
+    old = InaccessibleMessage(PRIVATE, 77)
+    await app.process_update(press(app, "sec:s2", old))
+    assert request_.sent("editMessageText") == []
+    [sent] = request_.sent()
+    assert sent["text"] == html_text(core.action("sec:s2"))
+
+
+async def test_a_button_under_an_inline_message_edits_it(app: Application, core: FaqBot,
+                                                         request_: OfflineRequest) -> None:
+    await app.process_update(press(app, "p:s1", inline_message_id="inline-1"))
+    [edit] = request_.sent("editMessageText")
+    assert edit["inline_message_id"] == "inline-1"
+    assert edit["text"] == html_text(core.action("p:s1"))
+
+
+async def test_feedback_thanks_leaves_the_message_and_calls_the_hook(
+    app: Application, core: FaqBot, request_: OfflineRequest, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded: list[tuple[str, bool, str]] = []
+    monkeypatch.setattr(core, "feedback",
+                        lambda passage_id, good, question: recorded.append(
+                            (passage_id, good, question)), raising=False)
+    question = make_message(app, "@report_faq_test_bot 海峡论坛是谁保障的")
+    answer = make_message(app, "…", user=BOT, reply_to_message=question)
+    await app.process_update(press(app, "fb:good:s2.m1", answer))
+    await app.process_update(press(app, "fb:bad:s2.m1", bot_message(app)))
+    answers = request_.sent("answerCallbackQuery")
+    assert [a["text"] for a in answers] == [core.settings.text("feedback_thanks")] * 2
+    assert request_.sent("editMessageText") == [] and request_.sent() == []
+    assert recorded == [("s2.m1", True, "海峡论坛是谁保障的"), ("s2.m1", False, "")]
+
+
+async def test_feedback_without_a_hook_is_only_thanked(app: Application, core: FaqBot,
+                                                       request_: OfflineRequest) -> None:
+    assert not hasattr(core, "feedback") or callable(core.feedback)
+    await app.process_update(press(app, "fb:bad:s1", bot_message(app)))
+    [answer] = request_.sent("answerCallbackQuery")
+    assert answer["text"] == core.settings.text("feedback_thanks")
+
+
+def _every_reply(core: FaqBot) -> list[Reply]:
+    replies = [core.start(), core.help(), core.sections(), core.summary(), core.slogans(),
+               core.examples(), core.ask("完全无关的问题 xyz")]
+    replies += [core.show(p.id) for p in core.report.passages]
+    replies += [core.handle(q) for p in core.report.passages for q in p.questions]
+    return replies
+
+
+def test_every_button_fits_in_callback_data(core: FaqBot) -> None:
+    for reply in _every_reply(core):
+        for row in reply.buttons:
+            for button in row:
+                assert 1 <= len(button.action.encode()) <= 64, button
+
+
+def test_a_button_over_64_bytes_is_dropped_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    reply = Reply((Block("text", "x"),), ((Button("ok", "toc"), Button("长", "p:" + "长" * 30)),))
+    assert markup(reply) == {"inline_keyboard": [[{"text": "ok", "callback_data": "toc"}]]}
+    assert "over 64 bytes" in caplog.text
+
+
+# --- inline mode --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["海峡论坛", ""])
+async def test_inline_query_answers_articles_with_the_passage_and_source(
+    app: Application, core: FaqBot, request_: OfflineRequest, query: str,
+) -> None:
+    inline = InlineQuery("iq1", ALICE, query, "")
+    inline.set_bot(app.bot)
+    await app.process_update(Update(next(_update_ids), inline_query=inline))
+    [answer] = request_.sent("answerInlineQuery")
+    items = core.inline(query)
+    assert items
+    assert [(r["type"], r["id"], r["title"], r["description"]) for r in answer["results"]] == [
+        ("article", i.id, i.title, i.description) for i in items]
+    for result, item in zip(answer["results"], items, strict=True):
+        content = result["input_message_content"]
+        assert (content["message_text"], content["parse_mode"]) == (item.reply.html(), "HTML")
+
+
+# --- start-up, wiring, errors ---------------------------------------------------------
+
+
+async def test_command_menu_is_registered_in_chinese(app: Application,
+                                                     request_: OfflineRequest) -> None:
+    await register_commands(app)
+    [sent] = request_.sent("setMyCommands")
+    assert [(c["command"], c["description"]) for c in sent["commands"]] == list(COMMANDS)
+
+
+async def test_a_failing_command_menu_only_warns(app: Application, request_: OfflineRequest,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    request_.failures["setMyCommands"] = (400, "Bad Request: BOT_COMMAND_INVALID")
+    await register_commands(app)
+    assert "could not register the command menu" in caplog.text
+    assert [r.levelname for r in caplog.records if r.levelno >= logging.WARNING] == ["WARNING"]
+
+
+async def test_errors_are_logged_once_with_the_update(app: Application, faq: FaqBot,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    def broken(question: str) -> Reply:
+        raise RuntimeError("index exploded")
+
+    monkeypatch.setattr(faq, "ask", broken)
+    await app.process_update(message_update(make_message(app, "海峡论坛")))
+    [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert record.name == "bot.telegram_app"
+    assert "message '海峡论坛'" in record.getMessage() and f"chat {PRIVATE.id}" in (
+        record.getMessage())
+    assert record.exc_info is not None and "index exploded" in str(record.exc_info[1])
+
+
+@pytest.mark.parametrize("rate_limit", [True, False])
+def test_rate_limiter_is_wired_when_configured(settings: Settings, core: FaqBot,
+                                               rate_limit: bool) -> None:
+    telegram = dataclasses.replace(settings.telegram, rate_limit=rate_limit)
+    app = build_application(dataclasses.replace(settings, telegram=telegram), core)
+    limiter = app.bot.rate_limiter
+    assert isinstance(limiter, AIORateLimiter) if rate_limit else limiter is None
+    assert isinstance(app.update_processor, ChatOrderedUpdateProcessor)
+
+
+def test_custom_bot_api_server(settings: Settings, core: FaqBot) -> None:
+    telegram = dataclasses.replace(settings.telegram, base_url="http://127.0.0.1:8081/bot")
+    app = build_application(dataclasses.replace(settings, telegram=telegram), core)
+    assert app.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
+    assert app.bot.base_file_url == f"http://127.0.0.1:8081/file/bot{TOKEN}"
+
+
+async def test_updates_of_one_chat_run_in_order_and_chats_run_concurrently() -> None:
+    processor = ChatOrderedUpdateProcessor(8)
+    done: list[str] = []
+
+    def update(chat_id: int) -> Update:
+        return Update(next(_update_ids), message=Message(
+            1, datetime.now(UTC), Chat(chat_id, Chat.PRIVATE), text="x"))
+
+    async def work(name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        done.append(name)
+
+    jobs = [(1, "a1", 0.05), (1, "a2", 0.0), (2, "b1", 0.01), (1, "a3", 0.0), (2, "b2", 0.0)]
+    async with processor:
+        await asyncio.gather(*(processor.process_update(update(chat), work(name, delay))
+                               for chat, name, delay in jobs))
+    assert [n for n in done if n.startswith("a")] == ["a1", "a2", "a3"]
+    assert [n for n in done if n.startswith("b")] == ["b1", "b2"]
+    assert done.index("b2") < done.index("a1")  # chat 2 did not wait for chat 1
+
+
+@pytest.mark.parametrize(("telegram", "message"), [
+    ({"mode": "webhook", "webhook_secret": "s3cret"}, "telegram.webhook_url"),
+    ({"mode": "webhook", "webhook_url": "https://example.org/telegram"},
+     "TELEGRAM_WEBHOOK_SECRET"),
+    ({"mode": "webhook", "webhook_url": "https://example.org/telegram",
+      "webhook_secret": "no spaces!"}, "TELEGRAM_WEBHOOK_SECRET"),
+])
+def test_webhook_mode_needs_a_url_and_a_secret(settings: Settings, core: FaqBot,
+                                               telegram: dict[str, str], message: str) -> None:
+    broken = dataclasses.replace(settings, telegram=dataclasses.replace(settings.telegram,
+                                                                        **telegram))
+    with pytest.raises(ConfigError, match=message):
+        run_telegram(broken, core)
+
+
+def test_the_core_never_imports_telegram() -> None:
+    offenders = [path.name for path in (ROOT / "bot").glob("*.py")
+                 if path.name != "telegram_app.py"
+                 and re.search(r"^\s*(import telegram|from telegram)", path.read_text(
+                     encoding="utf-8"), re.MULTILINE)]
+    assert offenders == []
+    assert telegram_app.__name__ == "bot.telegram_app"
+
+
+def test_run_telegram_without_a_token_exits_2_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"content: {ROOT / 'content'}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env["FAQBOT_CACHE_DIR"] = str(tmp_path / "cache")
+    done = subprocess.run([sys.executable, "-m", "bot", "--config", str(config), "run",
+                           "--telegram"], capture_output=True, text=True, env=env, timeout=120,
+                          stdin=subprocess.DEVNULL, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert "TELEGRAM_BOT_TOKEN" in line and "export TELEGRAM_BOT_TOKEN=" in line
+
+
+def test_secrets_are_redacted_from_log_records() -> None:
+    redact = telegram_app.RedactSecrets(TOKEN, "")
+    try:
+        raise ValueError(f"The token `{TOKEN}` was rejected")
+    except ValueError as error:
+        record = logging.LogRecord("telegram.ext", logging.ERROR, __file__, 1,
+                                   "URL: %s", (f"https://api.telegram.org/bot{TOKEN}",),
+                                   (type(error), error, error.__traceback__))
+    assert redact.filter(record)
+    formatted = logging.Formatter().format(record)
+    assert TOKEN not in formatted
+    assert "URL: https://api.telegram.org/bot<redacted>" in formatted
+    assert "The token `<redacted>` was rejected" in formatted
