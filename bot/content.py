@@ -136,6 +136,8 @@ class Report:
     intro_questions: tuple[str, ...] = ()
     intro_keywords: tuple[str, ...] = ()
     author_questions: tuple[str, ...] = ()
+    # report term -> everyday words people type for it (稿子 for 文稿)
+    synonyms: tuple[tuple[str, tuple[str, ...]], ...] = ()
     file: str = ""
     passages: tuple[Passage, ...] = field(default=(), compare=False)
 
@@ -368,7 +370,7 @@ def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Meas
 
 def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
     """Read one file; also return the node of every id for duplicate checks."""
-    top = reader.mapping(root, "the file", ("report", "sections"), ("slogans",))
+    top = reader.mapping(root, "the file", ("report", "sections"), ("slogans", "synonyms"))
     what = "report"
     # A missing block is reported once (missing key); its fields are then not checked.
     meta = reader.mapping(
@@ -439,6 +441,7 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
         intro_questions=reader.texts(intro_fields, "questions", "intro"),
         intro_keywords=reader.texts(intro_fields, "keywords", "intro"),
         author_questions=reader.texts(meta, "author_questions", what),
+        synonyms=_read_synonyms(reader, top.get("synonyms"), passage_texts),
         file=reader.file,
     )
     if report.byline and report.author and report.author not in report.byline:
@@ -447,6 +450,38 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
     if report.source and not source_path.is_file():
         reader.problem(meta["source"], f"source file '{report.source}' not found")
     return report, id_nodes
+
+
+def _read_synonyms(
+    reader: _Reader, node: Node | None, passage_texts: dict[str, str]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``term: [everyday word, ...]``; every term is report text, every word used once."""
+    if node is None:
+        return ()
+    if not isinstance(node, MappingNode):
+        reader.problem(node, "'synonyms' must map report terms to lists of words")
+        return ()
+    text = "".join(passage_texts.values())
+    owner: dict[str, str] = {}
+    synonyms = []
+    for key_node, value_node in node.value:
+        term = str(key_node.value).strip() if isinstance(key_node, ScalarNode) else ""
+        if not term:
+            reader.problem(key_node, "a synonym term must be text")
+            continue
+        if term not in text:
+            reader.problem(key_node, f"synonym term '{term}' is not in the report text")
+        words = reader.texts({"synonyms": value_node}, "synonyms", f"synonyms of '{term}'")
+        if not words:
+            reader.problem(value_node, f"synonyms of '{term}' must be a non-empty list of text")
+        for word in words:
+            if word in owner:
+                reader.problem(
+                    value_node, f"'{word}' is a synonym of both '{owner[word]}' and '{term}'"
+                )
+            owner[word] = term
+        synonyms.append((term, words))
+    return tuple(synonyms)
 
 
 def _compose(path: Path) -> Node | None:

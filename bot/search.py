@@ -35,10 +35,12 @@ from bot import textnorm
 from bot.content import (
     Passage,
     Report,
+    Section,
     chinese_number,
     content_files,
     load_report,
     numeral,
+    short_title,
 )
 from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
 
@@ -78,6 +80,7 @@ _NEVER_IN_REPORT = re.compile(
 _SECTION_CUE = ("部分", "板块", "那块", "一块", "章节", "方面", "那段", "这段")
 _TOC_CUE = re.compile(
     r"(?:几|多少)(?:个)?(?:大)?部分|目录|结构|框架|提纲|大纲|分为哪|分成哪|哪几(?:个)?部分"
+    r"|(?:大|小|各部分的?|每部分的?)?标题"
 )
 # "This report" refers to the whole document, not to a topic in it.
 _SELF_REFERENCE = re.compile(r"(?:这|那|本|该)(?:1)?(?:份|篇|个)?(?:材料|报告|文章|文件|稿子)")
@@ -147,6 +150,7 @@ class IndexData:
     real_words: frozenset[str] = frozenset()
     vocabulary: frozenset[str] = frozenset()
     report_ngrams: frozenset[str] = frozenset()
+    synonyms: dict[str, str] = field(default_factory=dict)  # everyday word -> report term
 
 
 # Raw score (0-1) -> confidence (0-100): anchors read off the question sets, so that
@@ -188,10 +192,14 @@ class Index:
         """Build from scratch (seconds: loads jieba's dictionary and pinyin tables)."""
         passages = report.passages if passages is None else passages
         terms = sorted({compact(k) for p in passages for k in p.keywords if compact(k)})
+        synonyms = {
+            compact(word): compact(term) for term, words in report.synonyms for word in words
+        }
         if segmenter is None:
             corpus = [compact(t) for p in passages for t in (p.title, p.text, *p.questions)]
-            segmenter = Segmenter.build(terms, corpus, cache_dir)
+            segmenter = Segmenter.build(terms, corpus, cache_dir, extra_words=synonyms)
         data = _build_data(passages, segmenter, terms)
+        data.synonyms = {w: t for w, t in synonyms.items() if t in data.idf}
         return cls(report, data, **thresholds)
 
     @classmethod
@@ -239,7 +247,10 @@ class Index:
             answered = self._answers(text, intent)
             return SearchResult(question, (intent,), answered)
         corrected, corrections = self._correct(text)
-        tokens = self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", corrected))
+        tokens = [
+            self.data.synonyms.get(t, t)
+            for t in self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", corrected))
+        ]
         hits = self._rank(corrected, tokens, k)
         answered = (
             bool(hits)
@@ -348,19 +359,21 @@ class Index:
         """Questions that name a section, a measure of a section, the author or the slogans."""
         section_ref = _SECTION_REF.search(text)
         if section_ref:
-            number = int(section_ref.group(1))
-            section = self.report.section(number)
-            rest = text[section_ref.end():]
-            measure_ref = _MEASURE_REF.search(rest)
+            section = self.report.section(int(section_ref.group(1)))
             if section is None:
                 return NO_SUCH_SECTION
+            rest = text[section_ref.end():]
+        else:
+            section, rest = self._section_by_name(text)
+        if section is not None:
+            measure_ref = _MEASURE_REF.search(rest)
             if measure_ref:
                 measure_number = _measure_number(measure_ref, section)
                 measure = section.measure(measure_number)
                 if measure is not None:
                     return self._hit(self.passages[measure.id], 100)
                 return missing_measure_hit(section, measure_number)
-            if not self._content_beyond(rest):
+            if section_ref and not self._content_beyond(rest):
                 return self._hit(self.passages[section.id], 100)
         content = self.data.segmenter.content_tokens(text)
         if _TOC_CUE.search(text) and not self._content_beyond(_TOC_CUE.sub("", text)):
@@ -371,6 +384,16 @@ class Index:
             author = self.passages.get("author")
             return self._hit(author, 100) if author else None
         return None
+
+    def _section_by_name(self, text: str) -> tuple[Section | None, str]:
+        """A section named before a measure reference (业务提速部分的三是), and the text
+        after the name; a section named alone is left to ranking."""
+        for section in self.report.sections:
+            name = compact(short_title(section.title).removeprefix("着力"))
+            position = text.find(name) if len(name) >= 2 else -1
+            if position >= 0 and _MEASURE_REF.search(text[position + len(name):]):
+                return section, text[position + len(name):]
+        return None, ""
 
     def _content_beyond(self, text: str) -> bool:
         """Whether text holds report terms beyond question words and cues."""

@@ -13,6 +13,7 @@ import heapq
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -201,8 +202,12 @@ class Segmenter:
         self._tokenizer = None
 
     @classmethod
-    def build(cls, terms: list[str], corpus: list[str], cache_dir: Path | None = None) -> Segmenter:
-        """Derive the small dictionary from jieba's full one, the terms and the corpus."""
+    def build(
+        cls, terms: list[str], corpus: list[str], cache_dir: Path | None = None,
+        extra_words: Iterable[str] = (),
+    ) -> Segmenter:
+        """Derive the small dictionary from jieba's full one, the terms, the corpus and
+        extra words (everyday synonyms) that must be tokens too."""
         full = full_tokenizer(cache_dir)
         term_freq = max(full.FREQ.get("政府", 1000), 1000)
         for term in terms:
@@ -216,6 +221,8 @@ class Segmenter:
                     words[token] = max(full.FREQ.get(token) or 1, floor)
         for term in terms:
             words[term] = term_freq
+        for word in extra_words:
+            words[word] = max(full.FREQ.get(word) or 1, cls.REPORT_WORD_FREQ)
         general = heapq.nlargest(
             cls.GENERAL_WORDS, ((f, w) for w, f in full.FREQ.items() if f > 0)
         )

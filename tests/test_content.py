@@ -480,3 +480,29 @@ def test_model_is_frozen(report: Report, get: Callable, attribute: str) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(obj, attribute, "changed")
     assert isinstance(report.sections, tuple) and isinstance(report.sections[0].measures, tuple)
+
+
+@pytest.mark.parametrize(
+    ("synonyms", "marker", "message"),
+    [
+        ("synonyms:\n  作风: [风气]\n  天气: [气候]\n", "天气:",
+         "synonym term '天气' is not in the report text"),
+        ("synonyms:\n  作风: [风气]\n  本色: [风气]\n", "本色:",
+         "'风气' is a synonym of both '作风' and '本色'"),
+        ("synonyms:\n  作风: []\n", "作风:", "synonyms of '作风' must be a non-empty list of text"),
+        ("synonyms: [作风]\n", "synonyms:", "'synonyms' must map report terms to lists of words"),
+    ],
+)
+def test_synonym_problems_name_their_line(
+    tmp_path: Path, synonyms: str, marker: str, message: str
+) -> None:
+    text = MINIMAL + synonyms
+    path = write_report(tmp_path, text)
+    line = line_of(text, marker)  # the term's own line (its list sits there too)
+    assert [str(p) for p in validate([path])] == [f"{path}:{line}: {message}"]
+
+
+def test_synonyms_are_loaded_in_order(tmp_path: Path) -> None:
+    synonyms = "synonyms:\n  作风: [风气, 工作作风]\n  本色: [初心]\n"
+    path = write_report(tmp_path, MINIMAL + synonyms)
+    assert load_file(path).synonyms == (("作风", ("风气", "工作作风")), ("本色", ("初心",)))
