@@ -441,7 +441,11 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
         intro_questions=reader.texts(intro_fields, "questions", "intro"),
         intro_keywords=reader.texts(intro_fields, "keywords", "intro"),
         author_questions=reader.texts(meta, "author_questions", what),
-        synonyms=_read_synonyms(reader, top.get("synonyms"), passage_texts),
+        synonyms=_read_synonyms(
+            reader, top.get("synonyms"),
+            "".join([*passage_texts.values(), *(s.title for s in sections),
+                     reader.text(meta, "byline", what)]),
+        ),
         file=reader.file,
     )
     if report.byline and report.author and report.author not in report.byline:
@@ -453,7 +457,7 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
 
 
 def _read_synonyms(
-    reader: _Reader, node: Node | None, passage_texts: dict[str, str]
+    reader: _Reader, node: Node | None, text: str
 ) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """``term: [everyday word, ...]``; every term is report text, every word used once."""
     if node is None:
@@ -461,7 +465,6 @@ def _read_synonyms(
     if not isinstance(node, MappingNode):
         reader.problem(node, "'synonyms' must map report terms to lists of words")
         return ()
-    text = "".join(passage_texts.values())
     owner: dict[str, str] = {}
     synonyms = []
     for key_node, value_node in node.value:

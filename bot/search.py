@@ -76,6 +76,8 @@ _ASKS_NAME = re.compile(r"叫什么名字|叫啥|姓名|名字")
 _NEVER_IN_REPORT = re.compile(
     r"电话|号码|地址|邮箱|网址|官网|在哪里办公|在哪办公|怎么走|位置在|在什么地方|预算|经费|工资|待遇"
     r"|招聘|报考|应聘|录用|考公|资格|履历|简历|毕业|学历|籍贯|老家|出生|生日|年龄|多大年纪"
+    # the report is a work summary, not a service guide
+    r"|投诉|举报|信访|办事指南|办理流程|办事流程|预约|怎么申请|如何申请"
 )
 _SECTION_CUE = ("部分", "板块", "那块", "一块", "章节", "方面", "那段", "这段")
 _TOC_CUE = re.compile(
@@ -199,7 +201,10 @@ class Index:
             corpus = [compact(t) for p in passages for t in (p.title, p.text, *p.questions)]
             segmenter = Segmenter.build(terms, corpus, cache_dir, extra_words=synonyms)
         data = _build_data(passages, segmenter, terms)
-        data.synonyms = {w: t for w, t in synonyms.items() if t in data.idf}
+        # only words the index does not know already (an alternate question may use 老百姓)
+        data.synonyms = {
+            w: t for w, t in synonyms.items() if t in data.idf and w not in data.idf
+        }
         return cls(report, data, **thresholds)
 
     @classmethod
