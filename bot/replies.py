@@ -12,12 +12,14 @@ Button actions (also Telegram ``callback_data``, always well under 64 bytes):
 from __future__ import annotations
 
 import html
+import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 
 from bot.config import Settings
-from bot.content import INTRO_ID, Passage, Report, Section, numeral
+from bot.content import INTRO_ID, Passage, Report, Section, chinese_number, numeral
 from bot.feedback import FeedbackStore
 from bot.search import SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
 from bot.textnorm import compact
@@ -264,9 +266,15 @@ class FaqBot:
         return Reply(tuple(blocks), tuple(buttons))
 
     def section_command(self, argument: str) -> Reply:
+        """/section N; without a valid N, the table of contents."""
         number = _section_number(argument)
         if number is None:
-            return self.sections()
+            toc = self.sections()
+            if not argument.strip():
+                return toc
+            count = len(self.report.sections)
+            usage = Block("note", f"用法：/section 2（或 /section 二），共{count}个部分。")
+            return Reply((usage, *toc.blocks), toc.buttons, False)
         section = self.report.section(number)
         if section is None:
             return self._note(self.settings.text(
@@ -427,13 +435,13 @@ def _quoted(text: str) -> str:
     return text if "“" in text else f"“{text}”"
 
 
+_SECTION_ARGUMENT = re.compile(r"第?(\d{1,3}|[一二三四五六七八九十]{1,3})(?:部分|章|节)?")
+
+
 def _section_number(argument: str) -> int | None:
-    """'2', '二', '第二部分' -> 2."""
-    digits = compact(argument)
-    digits = "".join(c for c in digits if c.isdigit())
-    if digits:
-        return int(digits)
-    for number in range(1, 20):
-        if numeral(number) in argument:
-            return number
-    return None
+    """'2', '二', '第二部分', '第２部分' -> 2; anything else (-1, '2 3', 'abc') -> None."""
+    match = _SECTION_ARGUMENT.fullmatch(unicodedata.normalize("NFKC", argument).strip())
+    if match is None:
+        return None
+    value = match.group(1)
+    return int(value) if value.isdigit() else chinese_number(value)

@@ -47,6 +47,7 @@ from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
 logger = logging.getLogger(__name__)
 
 INDEX_VERSION = "7"
+MAX_QUESTION_CHARS = 300  # a question, not a document: the rest is not matched
 SLOGANS_ID = "slogans"
 SECTIONS_ID = "sections"
 
@@ -242,7 +243,7 @@ class Index:
 
     def search(self, question: str, k: int = 5) -> SearchResult:
         """Rank passages for a question; ``answered`` is False when the bot should decline."""
-        text = normalize(question)
+        text = normalize(question[:MAX_QUESTION_CHARS])
         if not text:
             return SearchResult(question, (), False)
         intent = self._intent(text)

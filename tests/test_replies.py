@@ -417,3 +417,22 @@ def test_passages_render_without_private_fields(faq_bot: FaqBot) -> None:
     for passage in faq_bot.report.passages:
         assert isinstance(passage, Passage)
         assert faq_bot.show(passage.id).passage_id == passage.id
+
+
+@pytest.mark.parametrize("argument", ["-1", "2 3", "abc", "99999999"])
+def test_section_with_an_unusable_number_shows_usage_and_the_contents(
+    faq_bot: FaqBot, argument: str
+) -> None:
+    reply = faq_bot.command("section", argument)
+    assert not reply.answered
+    assert "用法" in reply.plain()
+    assert all(s.heading in reply.plain() for s in faq_bot.report.sections)
+
+
+def test_very_long_messages_are_answered_quickly(faq_bot: FaqBot) -> None:
+    import time
+
+    start = time.perf_counter()
+    reply = faq_bot.handle("海峡论坛" + "思明" * 50_000)
+    assert reply.blocks
+    assert time.perf_counter() - start < 2.0  # a generous sanity bound, not a benchmark
