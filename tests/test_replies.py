@@ -436,3 +436,30 @@ def test_very_long_messages_are_answered_quickly(faq_bot: FaqBot) -> None:
     reply = faq_bot.handle("海峡论坛" + "思明" * 50_000)
     assert reply.blocks
     assert time.perf_counter() - start < 2.0  # a generous sanity bound, not a benchmark
+
+
+def _random_texts(count: int) -> list[str]:
+    import random
+
+    rng = random.Random(20261125)
+    alphabet = "思明区政府办海峡论坛第二部分一是壹貳臺灣abcXYZ019 /@#<>&;:\"'\n\t\x00\u200b😀，。？！“”、"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(count)]
+
+
+@pytest.mark.parametrize("text", _random_texts(300))
+def test_strange_messages_are_answered_or_declined(faq_bot: FaqBot, text: str) -> None:
+    reply = faq_bot.handle(text)
+    assert reply.blocks and reply.plain().strip()
+    assert "<" not in reply.html().replace("<b>", "").replace("</b>", "").replace(
+        "<i>", ""
+    ).replace("</i>", "")
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["", "p:", "p:../../etc", "sec:", "sec:s9", "fb:good:", "fb:bad:nope", "fb:", "zzz", "p:s3.m1",
+     "p:s9.m1", "p:s2.mx", "toc:extra"],
+)
+def test_unknown_button_actions_still_reply(faq_bot: FaqBot, data: str) -> None:
+    reply = faq_bot.action(data)
+    assert reply.blocks and reply.plain().strip()
