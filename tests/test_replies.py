@@ -442,7 +442,9 @@ def _random_texts(count: int) -> list[str]:
     import random
 
     rng = random.Random(20261125)
-    alphabet = "思明区政府办海峡论坛第二部分一是壹貳臺灣abcXYZ019 /@#<>&;:\"'\n\t\x00\u200b😀，。？！“”、"
+    alphabet = (
+        "思明区政府办海峡论坛第二部分一是壹貳臺灣abcXYZ019 /@#<>&;:\"'\n\t\x00\u200b😀，。？！“”、"
+    )
     return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(count)]
 
 
