@@ -19,6 +19,7 @@ run: $(BIN)/faqbot
 	$(BIN)/faqbot run
 
 test: $(VENV)/.dev
+	$(BIN)/ruff check bot tests
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev
