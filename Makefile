@@ -20,10 +20,12 @@ run: $(BIN)/faqbot
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check bot tests
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check bot tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache data/cache

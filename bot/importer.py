@@ -115,7 +115,7 @@ def _slogans(draft: _Draft) -> list[dict]:
     for section in draft.sections:
         passages.append((section["id"], section["text"]))
         passages.extend((m["id"], m["title"] + "。" + m["text"]) for m in section["measures"])
-    slogans = []
+    slogans: list[dict[str, str]] = []
     for source, text in passages:
         for quote in _QUOTE.findall(text):
             slogans.append({"id": f"sl{len(slogans) + 1}", "text": quote, "source": source})

@@ -178,7 +178,7 @@ class Index:
     """The matcher over one report's passages."""
 
     def __init__(self, report: Report, data: IndexData, answer_threshold: int = 50,
-                 suggest_threshold: int = 20):
+                 suggest_threshold: int = 20) -> None:
         self.report = report
         self.data = data
         self.answer_threshold = answer_threshold
@@ -189,9 +189,9 @@ class Index:
     # --- building -------------------------------------------------------------
 
     @classmethod
-    def build(cls, report: Report, passages: Sequence[Passage] | None = None,
+    def build(cls, report: Report, *, passages: Sequence[Passage] | None = None,
               segmenter: Segmenter | None = None, cache_dir: Path | None = None,
-              **thresholds: int) -> Index:
+              answer_threshold: int = 50, suggest_threshold: int = 20) -> Index:
         """Build from scratch (seconds: loads jieba's dictionary and pinyin tables)."""
         passages = report.passages if passages is None else passages
         terms = sorted({compact(k) for p in passages for k in p.keywords if compact(k)})
@@ -206,10 +206,11 @@ class Index:
         data.synonyms = {
             w: t for w, t in synonyms.items() if t in data.idf and w not in data.idf
         }
-        return cls(report, data, **thresholds)
+        return cls(report, data, answer_threshold, suggest_threshold)
 
     @classmethod
-    def load(cls, content: Path, cache_dir: Path | None, **thresholds: int) -> Index:
+    def load(cls, content: Path, cache_dir: Path | None, *, answer_threshold: int = 50,
+             suggest_threshold: int = 20) -> Index:
         """The index for a content file or directory, unpickled from the cache when the
         content is unchanged, else loaded, validated, built and cached."""
         files = content_files([content])
@@ -223,18 +224,21 @@ class Index:
             try:
                 with path.open("rb") as handle:
                     report, data = pickle.load(handle)
-                return cls(report, data, **thresholds)
+                return cls(report, data, answer_threshold, suggest_threshold)
             except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
                     TypeError, ValueError):
                 logger.info("index cache %s is unreadable; rebuilding", path)
         report = load_report(content)
-        index = cls.build(report, cache_dir=cache_dir, **thresholds)
+        index = cls.build(
+            report, cache_dir=cache_dir,
+            answer_threshold=answer_threshold, suggest_threshold=suggest_threshold,
+        )
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as handle:
-                    pickle.dump((report, index.data), handle, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(handle.name, path)
+                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as temporary:
+                    pickle.dump((report, index.data), temporary, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(temporary.name, path)
             except OSError as error:
                 logger.warning("cannot write the index cache in %s: %s", cache_dir, error)
         return index
@@ -463,7 +467,9 @@ class Index:
     def _word_spans(self, text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Spans of the dictionary words and of the unknown words jieba's HMM guesses
         (湖人), two characters or more."""
-        known, guessed, position = [], [], 0
+        known: list[tuple[int, int]] = []
+        guessed: list[tuple[int, int]] = []
+        position = 0
         freq = self.data.segmenter.freq
         for token in self.data.segmenter.tokenizer.lcut(text, HMM=True):
             if len(token) >= 2:

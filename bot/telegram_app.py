@@ -108,7 +108,7 @@ def _cut(text: str, limit: int) -> tuple[str, str]:
     size = 0
     # rank -> (cut at, resume at, open tags there, size there); the latest of each rank
     candidates: dict[int, tuple[int, int, tuple[tuple[str, str], ...], int]] = {}
-    hard = (0, 0, (), 0)
+    hard: tuple[int, int, tuple[tuple[str, str], ...], int] = (0, 0, (), 0)
     for match in _TOKEN.finditer(text):
         token, start, end = match.group(), match.start(), match.end()
         after = list(stack)
@@ -412,7 +412,8 @@ def build_application(
         if telegram.base_url.endswith("/bot"):
             builder = builder.base_file_url(telegram.base_url[: -len("bot")] + "file/bot")
     if telegram.rate_limit:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
+        limiter = AIORateLimiter(max_retries=RATE_LIMIT_RETRIES)
+        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]  # PTB's generics
     if request is not None:
         builder = builder.request(request)
     application = builder.build()

@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import opencc
 
@@ -151,7 +152,7 @@ def pinyin_keys(text: str, readings: dict[str, tuple[str, ...]], limit: int = 8)
     return keys
 
 
-_FULL_DICTIONARY: dict[str, object] = {}
+_FULL_DICTIONARY: dict[str, Any] = {}  # the full jieba tokenizer, while building
 
 
 def full_tokenizer(cache_dir: Path | None = None):  # -> jieba.Tokenizer
