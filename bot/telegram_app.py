@@ -299,12 +299,11 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     faq = _faq(context)
     await query.answer(faq.settings.text("feedback_thanks"))
-    record = getattr(faq, "feedback", None)  # the core may not record feedback (yet)
-    if callable(record):
-        asked = query.message.reply_to_message if isinstance(query.message, Message) else None
-        question_text = _question_text(asked) if asked is not None else ""
-        record(context.match.group(2), good=context.match.group(1) == "good",
-               question=question_text)
+    asked = query.message.reply_to_message if isinstance(query.message, Message) else None
+    faq.feedback(
+        context.match.group(2), good=context.match.group(1) == "good",
+        question=_question_text(asked) if asked is not None else "",
+    )
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
