@@ -154,6 +154,8 @@ class IndexData:
     vocabulary: frozenset[str] = frozenset()
     report_ngrams: frozenset[str] = frozenset()
     synonyms: dict[str, str] = field(default_factory=dict)  # everyday word -> report term
+    # words (two characters or more) of the report's own text, not of our alternate questions
+    report_terms: frozenset[str] = frozenset()
 
 
 # Raw score (0-1) -> confidence (0-100): anchors read off the question sets, so that
@@ -340,7 +342,7 @@ class Index:
         tokens = self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", text))
         foreign = [
             t for t in tokens
-            if t in self.data.idf and t not in author.tokens and len(t) > 1
+            if t in self.data.report_terms and t not in author.tokens
             and t not in _DOCUMENT_WORDS and t not in _AUTHOR_WORDS
         ]
         return not foreign and not _ASKS_TIME.search(text) and not _BIOGRAPHY.search(text)
@@ -409,7 +411,7 @@ class Index:
         """Whether text holds report terms beyond question words and cues."""
         tokens = self.data.segmenter.content_tokens(text)
         return any(
-            t in self.data.idf and len(t) > 1 and t not in _SECTION_CUE and t not in _DOCUMENT_WORDS
+            t in self.data.report_terms and t not in _SECTION_CUE and t not in _DOCUMENT_WORDS
             for t in tokens
         )
 
@@ -616,6 +618,10 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
     count = len(docs)
     idf = {t: math.log(1 + count / df) for t, df in document_frequency.items()}
     vocabulary = frozenset(t for t in idf if len(t) >= 2)
+    report_terms = frozenset(
+        t for p in passages for value in (p.title, p.text)
+        for t in segmenter.search_tokens(compact(value)) if len(t) >= 2
+    )
     terms_by_key: dict[str, list[str]] = defaultdict(list)
     for term in sorted(vocabulary | set(terms)):
         if 2 <= len(term) <= 6 and not segmenter.is_stopword(term):
@@ -631,6 +637,7 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
         terms_by_key=dict(terms_by_key),
         real_words=segmenter.homophone_words(terms_by_key, _REAL_WORD_FREQ),
         vocabulary=vocabulary,
+        report_terms=report_terms,
         report_ngrams=frozenset(
             text[i : i + n]
             for text in {compact(p.text) for p in passages} | {compact(p.title) for p in passages}
