@@ -424,11 +424,18 @@ class FaqBot:
         return Reply((Block("text", text),), buttons or (_row(TOC_BUTTON),), False)
 
     def _examples(self) -> list[tuple[str, str]]:
-        """One alternate question from each section and measure, from the content."""
-        return [
-            (p.questions[0], p.id) for p in self.report.passages
-            if p.kind in ("section", "measure") and p.questions
-        ][:6]
+        """A full question (not a bare keyword) for each of the first passages, from the
+        content's alternate questions."""
+        examples = []
+        for passage in self.report.passages:
+            if passage.kind in ("section", "measure"):
+                asked = [q for q in passage.questions if _QUESTION.search(q) and len(q) >= 6]
+                if asked:
+                    examples.append((asked[0], passage.id))
+        return examples[:6]
+
+
+_QUESTION = re.compile(r"什么|怎么|怎样|如何|哪|吗|多少|几|谁|为什么")
 
 
 def _quoted(text: str) -> str:

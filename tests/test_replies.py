@@ -465,3 +465,11 @@ def test_strange_messages_are_answered_or_declined(faq_bot: FaqBot, text: str) -
 def test_unknown_button_actions_still_reply(faq_bot: FaqBot, data: str) -> None:
     reply = faq_bot.action(data)
     assert reply.blocks and reply.plain().strip()
+
+
+def test_example_questions_are_full_questions_the_bot_answers(faq_bot: FaqBot) -> None:
+    examples = faq_bot._examples()
+    assert len(examples) == 6
+    for question, passage_id in examples:
+        result = faq_bot.index.search(question)
+        assert result.answered and result.hits[0].id == passage_id, question
