@@ -28,6 +28,7 @@ class MatchSettings:
     answer_threshold: int = 50
     suggest_threshold: int = 20
     related: int = 3
+    related_threshold: int = 40  # a related passage shown under an answer scores at least this
 
 
 @dataclass(frozen=True)

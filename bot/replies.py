@@ -202,8 +202,10 @@ class FaqBot:
         if result.corrections:
             fixed = "、".join(f"“{typed}”理解为“{meant}”" for typed, meant in result.corrections)
             blocks.insert(0, Block("note", f"（已将{fixed}）"))
-        related = [h for h in result.hits[1:] if h.score >= self.settings.match.suggest_threshold
-                   and h.id != best.id][: self.settings.match.related]
+        match = self.settings.match
+        related = [
+            h for h in result.hits[1:] if h.score >= match.related_threshold and h.id != best.id
+        ][: match.related]
         buttons = list(reply.buttons)
         if related:
             blocks.append(Block("note", self.settings.text("related")))

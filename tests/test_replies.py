@@ -263,7 +263,7 @@ def test_at_most_three_related_passages(faq_bot: FaqBot, settings: Settings, que
     items = [b.text for b in after if b.kind == "item"]
     assert len(items) <= settings.match.related == 3
     assert len(items) == len(
-        [h for h in related if h.score >= settings.match.suggest_threshold][:3]
+        [h for h in related if h.score >= settings.match.related_threshold][:3]
     )
     for item, hit in zip(items, related, strict=False):
         assert item == f"{hit.title}（{hit.path}）"
