@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import logging
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
@@ -152,15 +153,32 @@ def pinyin_keys(text: str, readings: dict[str, tuple[str, ...]], limit: int = 8)
     return keys
 
 
+def _jieba() -> Any:
+    """Import jieba quietly and without pkg_resources.
+
+    jieba imports pkg_resources (about 0.1 s, most of a cold question) only to locate its
+    own data files, and falls back to plain paths when that import fails; so the import is
+    made to fail for the moment jieba is imported, and nothing else is affected.
+    """
+    if "jieba" not in sys.modules and "pkg_resources" not in sys.modules:
+        sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # ImportError
+        try:
+            import jieba
+        finally:
+            del sys.modules["pkg_resources"]
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
+
+
 _FULL_DICTIONARY: dict[str, Any] = {}  # the full jieba tokenizer, while building
 
 
 def full_tokenizer(cache_dir: Path | None = None):  # -> jieba.Tokenizer
     """jieba with its full dictionary (about a second to load): used to build the index only."""
     if "tokenizer" not in _FULL_DICTIONARY:
-        import jieba
-
-        jieba.setLogLevel(logging.WARNING)
+        jieba = _jieba()
         tokenizer = jieba.Tokenizer()
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -243,10 +261,7 @@ class Segmenter:
     @property
     def tokenizer(self):  # -> jieba.Tokenizer
         if self._tokenizer is None:
-            import jieba
-
-            jieba.setLogLevel(logging.WARNING)
-            tokenizer = jieba.Tokenizer()
+            tokenizer = _jieba().Tokenizer()
             tokenizer.FREQ, tokenizer.total = self.freq, self.total
             tokenizer.initialized = True  # our dictionary is already loaded
             self._tokenizer = tokenizer
