@@ -58,7 +58,7 @@ _CANDIDATES = 40
 # Homophones that are frequent real words (jieba frequency) are taken as meant.
 _REAL_WORD_FREQ = 1000
 
-_SECTION_REF = re.compile(r"第(\d+)(?:个)?(?:大)?(?:部分|章|节|板块|方面|块|段|篇|大点|部|点)")
+_SECTION_REF = re.compile(r"第(\d+)(?:个)?(?:大)?(?:部分|章|节|板块|方面|块|段|篇|大点|部)")
 _MEASURE_REF = re.compile(
     r"第(\d+)(?:个)?(?:小)?(?:点|条|项|措施|做法|方面)|([一二三四五六七八九十]+|\d+)是"
     r"|(最后)(?:1|一)?(?:个)?(?:点|条|项|是|小点)"
@@ -259,10 +259,7 @@ class Index:
             answered = self._answers(text, intent)
             return SearchResult(question, (intent,), answered)
         corrected, corrections = self._correct(text)
-        tokens = [
-            self.data.synonyms.get(t, t)
-            for t in self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", corrected))
-        ]
+        tokens = self._query_tokens(corrected)
         hits = self._rank(corrected, tokens, k)
         answered = (
             bool(hits)
@@ -305,16 +302,27 @@ class Index:
             return False  # 五大战役 and 三个留人 are named, never spelled out
         return True
 
+    def _query_tokens(self, text: str) -> list[str]:
+        """Content tokens of a (corrected) question, everyday words read as report terms."""
+        return [
+            self.data.synonyms.get(t, t)
+            for t in self.data.segmenter.content_tokens(_SELF_REFERENCE.sub(" ", text))
+        ]
+
     def _answer_sentence(self, text: str, passage_id: str) -> str:
-        """The sentence of a passage that shares the most character pairs with the question."""
+        """The sentence of a passage that holds most of the question's (IDF-weighted) words;
+        shared character pairs break ties."""
         sentences = self._sentences.get(passage_id)
         if sentences is None:
             passage = self.passages.get(passage_id)
             raw = passage.text if passage else ""
             sentences = [compact(s) for s in re.split("[。；！？]", raw) if s.strip()] or [""]
             self._sentences[passage_id] = sentences
+        weights = self._weights(self._query_tokens(text))
         grams = _bigrams(text.replace(" ", ""))
-        return max(sentences, key=lambda s: len(grams & _bigrams(s)))
+        return max(sentences, key=lambda s: (
+            sum(w for t, w in weights.items() if t in s), len(grams & _bigrams(s))
+        ))
 
     def _only_listed(self, text: str, passage_id: str) -> bool:
         """Whether the question's main term appears in the passage only as a list item."""
