@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from bot import textnorm
 from bot.content import (
@@ -364,7 +364,7 @@ class Index:
 
     def _other_place(self, text: str) -> bool:
         """A province, city, district or county the report is not about (北京市, 海淀区)."""
-        tokens = self.data.segmenter.tokenizer.lcut(text, HMM=False)
+        tokens = self.data.segmenter.cut(text, hmm=False)
         for token, following in zip(tokens, [*tokens[1:], ""], strict=True):
             place = token if token[-1:] in "省市区县" and len(token) >= 3 else ""
             if not place and following[:1] in ("省", "市", "县") and len(token) >= 2:
@@ -440,6 +440,13 @@ class Index:
             if data.segmenter.freq.get(text[start:end], 0) >= _REAL_WORD_FREQ
             for position in range(start, end)
         }
+        # Runs of characters that sound like the report: windows never leave one.
+        sounds = data.segmenter.pinyin
+        run_end = list(range(len(text) + 1))  # run_end[p]: first position >= p without a sound
+        for position in range(len(text) - 1, -1, -1):
+            if text[position] in sounds:
+                run_end[position] = run_end[position + 1]
+        inside_word = {p for start, end in words for p in range(start + 1, end)}
         out: list[str] = []
         i = 0
         while i < len(text):
@@ -447,8 +454,8 @@ class Index:
                 end = i + length
                 window = text[i:end]
                 if (
-                    len(window) < length
-                    or any(s < i < e or s < end < e for s, e in words)
+                    end > run_end[i]
+                    or i in inside_word or end in inside_word
                     or window in data.report_ngrams
                     or window in data.real_words
                 ):
@@ -481,7 +488,7 @@ class Index:
         guessed: list[tuple[int, int]] = []
         position = 0
         freq = self.data.segmenter.freq
-        for token in self.data.segmenter.tokenizer.lcut(text, HMM=True):
+        for token in self.data.segmenter.cut(text):
             if len(token) >= 2:
                 span = (position, position + len(token))
                 (known if freq.get(token, 0) > 0 else guessed).append(span)
@@ -559,7 +566,8 @@ class Index:
         scored: list[tuple[float, int]] = []
         for doc_index, cover in candidates:
             doc = data.docs[doc_index]
-            phrase = max((fuzz.ratio(query, p) for p in doc.phrases), default=0.0) / 100
+            best_phrase = process.extractOne(query, doc.phrases, scorer=fuzz.ratio)
+            phrase = best_phrase[1] / 100 if best_phrase else 0.0
             score = 0.62 * cover + 0.38 * phrase * min(1.0, cover * 2)
             if doc.quote:
                 # A fragment of a quoted formula: count its character pairs in the question.

@@ -208,6 +208,7 @@ class Segmenter:
         self.pinyin = readings  # coarse readings, for finding candidate terms
         self.exact = exact or {}  # toneless readings, for short words that must sound the same
         self._tokenizer = None
+        self._recent: dict[tuple[str, bool], tuple[str, ...]] = {}
 
     def __getstate__(self) -> dict[str, object]:
         return {"freq": self.freq, "total": self.total, "pinyin": self.pinyin, "exact": self.exact}
@@ -219,6 +220,7 @@ class Segmenter:
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
         self._tokenizer = None
+        self._recent = {}
 
     @classmethod
     def build(
@@ -270,12 +272,20 @@ class Segmenter:
     def is_stopword(self, token: str) -> bool:
         return token in STOPWORDS
 
+    def cut(self, text: str, hmm: bool = True) -> tuple[str, ...]:
+        """jieba's segmentation of text; a question is segmented several times while it
+        is answered, so recent results are kept."""
+        key = (text, hmm)
+        tokens = self._recent.get(key)
+        if tokens is None:
+            if len(self._recent) >= 256:
+                self._recent.clear()
+            tokens = self._recent[key] = tuple(self.tokenizer.lcut(text, HMM=hmm))
+        return tokens
+
     def content_tokens(self, text: str) -> list[str]:
         """Tokens of normalised text that carry meaning (no stopwords, no spaces)."""
-        return [
-            t for t in self.tokenizer.lcut(text, HMM=True)
-            if t.strip() and t not in STOPWORDS
-        ]
+        return [t for t in self.cut(text) if t.strip() and t not in STOPWORDS]
 
     def search_tokens(self, text: str) -> list[str]:
         """Tokens and their dictionary sub-words, for indexing passages."""
