@@ -33,6 +33,7 @@ from rapidfuzz import fuzz, process
 
 from bot import textnorm
 from bot.content import (
+    AUTHOR_ID,
     Passage,
     Report,
     Section,
@@ -51,10 +52,9 @@ MAX_QUESTION_CHARS = 300  # a question, not a document: the rest is not matched
 SLOGANS_ID = "slogans"
 SECTIONS_ID = "sections"
 
-# Weight of a token the report never uses: as informative as the rarest report token.
-_PARTIAL_CREDIT = 0.7
-_SINGLE_CHAR_WEIGHT = 0.4
-_CANDIDATES = 40
+_PARTIAL_CREDIT = 0.7  # a token found only as shared character pairs counts this much
+_SINGLE_CHAR_WEIGHT = 0.4  # single characters say little on their own
+_CANDIDATES = 40  # passages, by coverage, that get the finer (rapidfuzz) scoring
 # Homophones that are frequent real words (jieba frequency) are taken as meant.
 _REAL_WORD_FREQ = 1000
 
@@ -121,12 +121,7 @@ class SearchResult:
     question: str
     hits: tuple[Hit, ...]
     answered: bool
-    corrected: str = ""  # the question after typo correction, when it changed
     corrections: tuple[tuple[str, str], ...] = ()  # (typed, meant) pairs: (海峡论谈, 海峡论坛)
-
-    @property
-    def best(self) -> Hit | None:
-        return self.hits[0] if self.hits else None
 
 
 @dataclass
@@ -268,9 +263,7 @@ class Index:
         )
         if not answered:
             hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
-        return SearchResult(
-            question, hits, answered, corrected if corrected != text else "", corrections
-        )
+        return SearchResult(question, hits, answered, corrections)
 
     def _answers(self, text: str, hit: Hit) -> bool:
         """Whether the passage can hold what the question asks for.
@@ -401,7 +394,7 @@ class Index:
         if _SLOGAN_CUE.search(text) and not self._content_beyond(_SLOGAN_CUE.sub("", text)):
             return Hit(SLOGANS_ID, "slogans", "报告中的口号和提法", "", "全文", 100)
         if _AUTHOR_CUE.search(text) and len(content) <= 3:
-            author = self.passages.get("author")
+            author = self.passages.get(AUTHOR_ID)
             return self._hit(author, 100) if author else None
         return None
 
