@@ -235,6 +235,15 @@ def test_import_writes_the_draft_file(
     assert yaml.safe_load(target.read_text(encoding="utf-8"))["report"]["byline"]
 
 
+def write_if_given(path: Path, content: str | bytes | None) -> Path:
+    """Write text or bytes to path; None leaves the file missing."""
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [(None, "cannot read"), ("a1 b2 c3\n#$ %^\n", "no sections"), (b"\xff\xfe\x00", "cannot read")],
@@ -243,11 +252,7 @@ def test_import_writes_the_draft_file(
 def test_import_errors_are_one_line(
     tmp_path: Path, content: str | bytes | None, message: str
 ) -> None:
-    source = tmp_path / "raw.txt"
-    if isinstance(content, bytes):
-        source.write_bytes(content)
-    elif content is not None:
-        source.write_text(content, encoding="utf-8")
+    source = write_if_given(tmp_path / "raw.txt", content)
     result = run("import", str(source))
     assert result.returncode == EXIT_ERROR
     assert message in one_line(result.stderr)
@@ -300,11 +305,7 @@ def test_no_command_prints_help_and_exits_2() -> None:
 def test_broken_config_is_one_line_exit_2(
     tmp_path: Path, config: str | bytes | None, message: str
 ) -> None:
-    path = tmp_path / "config.yaml"
-    if isinstance(config, bytes):
-        path.write_bytes(config)
-    elif config is not None:
-        path.write_text(config, encoding="utf-8")
+    path = write_if_given(tmp_path / "config.yaml", config)
     result = run("--config", str(path), "ask", ANSWERABLE)
     assert result.returncode == EXIT_ERROR
     line = one_line(result.stderr)

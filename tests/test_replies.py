@@ -317,22 +317,19 @@ def test_empty_question_asks_for_one(faq_bot: FaqBot, settings: Settings) -> Non
 
 def test_navigation_walks_the_reading_order(faq_bot: FaqBot, report: Report) -> None:
     order = reading_order(report)
-    forward, reply = [], faq_bot.action("p:intro")
-    while True:
-        forward.append(reply.passage_id)
-        step = navigation(reply).get("▶")
-        if step is None:
-            break
-        reply = faq_bot.action(step)
+    forward, last = walk(faq_bot, faq_bot.action("p:intro"), "▶")
     assert forward == order
-    backward = []
-    while True:
-        backward.append(reply.passage_id)
-        step = navigation(reply).get("◀")
-        if step is None:
-            break
-        reply = faq_bot.action(step)
+    backward, _ = walk(faq_bot, last, "◀")
     assert backward == order[::-1]
+
+
+def walk(faq_bot: FaqBot, reply: Reply, arrow: str) -> tuple[list[str], Reply]:
+    """Press ``arrow`` until it is gone: the passage ids shown, and the last reply."""
+    shown = [reply.passage_id]
+    while (step := navigation(reply).get(arrow)) is not None:
+        reply = faq_bot.action(step)
+        shown.append(reply.passage_id)
+    return shown, reply
 
 
 @pytest.mark.parametrize("passage_id", ["intro", "s1", "s2.m2", "author"])
