@@ -303,6 +303,7 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     faq.feedback(
         context.match.group(2), good=context.match.group(1) == "good",
         question=_question_text(asked) if asked is not None else "",
+        user=f"telegram:{query.from_user.id}",
     )
 
 
