@@ -340,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its URLs contain the bot token
+    if os.environ.get("FAQBOT_LOG_USER_DATA") != "1":
+        # python-telegram-bot logs whole updates and sent messages (names, texts) at DEBUG
+        level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
+        logging.getLogger("telegram").setLevel(level)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

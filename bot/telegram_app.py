@@ -340,10 +340,10 @@ def _describe(update: object) -> str:
     if update.callback_query is not None:
         what = f"button {update.callback_query.data!r}"
     elif update.inline_query is not None:
-        what = f"inline query {update.inline_query.query!r}"
-    else:
+        what = f"inline query of {len(update.inline_query.query)} characters"
+    else:  # lengths, not texts: what users typed stays out of the logs
         message = update.effective_message
-        what = f"message {(message.text or '')[:80]!r}" if message else "update"
+        what = f"message of {len(message.text or '')} characters" if message else "update"
     return (f"update {update.update_id} ({what}, chat {chat.id if chat else '-'}, "
             f"user {user.id if user else '-'})")
 
