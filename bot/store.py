@@ -182,16 +182,15 @@ class SqliteStore:
                     job(connection)
             except (sqlite3.Error, OSError) as error:
                 self._warn(type(error).__name__, str(error),
-                           "cannot write the use log %s (%s: %s); replies go out regardless, "
-                           "this record is lost", self.path, type(error).__name__, error)
+                           "cannot write the use log %s (%s: %s): records are lost until it "
+                           "can be written (replies go out regardless; this warning at most "
+                           "once a minute)", self.path, type(error).__name__, error)
                 if connection is not None:
                     connection.close()
                     connection = None
             except Exception as error:  # a bug must not stop recording for good
                 self._warn(type(error).__name__, str(error), "use log %s: record lost",
                            self.path, exc_info=True)
-            finally:
-                self._queue.task_done()
         if connection is not None:
             connection.close()
 
@@ -206,6 +205,8 @@ class SqliteStore:
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
+            # WAL makes NORMAL safe from corruption; a power cut may lose the last records only
+            connection.execute("PRAGMA synchronous=NORMAL")
             with connection:
                 connection.executescript(_SCHEMA)
                 columns = {row[1] for row in connection.execute("PRAGMA table_info(ratings)")}

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,7 @@ def recording_bot(faq_bot: FaqBot, store: SqliteStore) -> FaqBot:
 
 
 def rows(path: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as connection:
         return connection.execute(sql).fetchall()
 
 
@@ -66,7 +67,7 @@ def store_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def _old_layout(path: Path) -> Path:
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.executescript(OLD_SCHEMA)
         connection.execute("INSERT INTO ratings VALUES (?, 's1', 0, '旧的问题')", (time.time(),))
     return path
@@ -312,7 +313,7 @@ def test_console_good_and_bad_rate_the_last_answer_once(
 
 def _age(path: Path, days: float) -> None:
     """Make every row ``days`` older, as if it had been recorded then."""
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         for table in ("unanswered", "ratings"):
             connection.execute(f"UPDATE {table} SET at = at - ?", (days * DAY,))
 
@@ -333,9 +334,39 @@ def test_purge_deletes_what_is_older_than_the_retention(tmp_path: Path) -> None:
     assert rows(path, "SELECT passage_id FROM ratings") == [("s2",)]
 
 
+def _count_questions(path: Path) -> int | None:
+    """Rows in unanswered; None while the writer has not made the table yet."""
+    try:
+        return rows(path, "SELECT COUNT(*) FROM unanswered")[0][0]
+    except sqlite3.OperationalError:
+        return None
+
+
+def test_the_writer_purges_periodically_while_idle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.store.PURGE_INTERVAL_SECONDS", 0.05)
+    path = tmp_path / "faqbot.sqlite3"
+    store = SqliteStore(path, retention_days=90)
+    store.record_question("旧问题", "", 0, False)
+    try:
+        deadline = time.monotonic() + FLUSH_SECONDS
+        while _count_questions(path) != 1:
+            assert time.monotonic() < deadline, "the record was never written"
+            time.sleep(0.01)
+        _age(path, 91)  # the writer is idle now: only its periodic purge can delete the row
+        while _count_questions(path) != 0:
+            assert time.monotonic() < deadline, "the expired row was never purged"
+            time.sleep(0.01)
+        store.record_question("新问题", "", 0, False)  # and the writer still writes
+    finally:
+        store.close(FLUSH_SECONDS)
+    assert rows(path, "SELECT question FROM unanswered") == [("新问题",)]
+
+
 def test_review_leaves_out_expired_rows_before_they_are_purged(tmp_path: Path) -> None:
     path = tmp_path / "faqbot.sqlite3"
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection, connection:
         connection.executescript(OLD_SCHEMA)
         connection.executemany("INSERT INTO unanswered VALUES (?, ?, '', 0, 0)",
                                [(time.time() - 10 * DAY, "上周"), (time.time() - 40 * DAY, "上月")])
