@@ -11,15 +11,16 @@ import json
 import logging
 import os
 import sys
+import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.content import ContentError, validate
-from bot.feedback import FeedbackStore
 from bot.importer import DraftError, draft_yaml
 from bot.replies import FaqBot, Reply
+from bot.store import SqliteStore, StoreError
 
 EXIT_ERROR = 2
 CHAT_HINT = "（输入问题或命令；数字按按钮；:good / :bad 评价上一个回答；:quit 退出）"
@@ -107,40 +108,60 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     bot = FaqBot.from_settings(_settings(args), record=True)
-    return chat(bot, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    try:
+        return chat(bot, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    finally:
+        bot.close()
+
+
+def visible(text: str) -> str:
+    """Text typed by users, safe for a terminal: control and format characters (escape
+    sequences, bidi overrides, line breaks) shown as Python escapes, e.g. \\x1b, \\u202e."""
+    return "".join(
+        ascii(char)[1:-1] if unicodedata.category(char) in _INVISIBLE else char for char in text
+    )
+
+
+_INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, formats, separators
 
 
 def cmd_review(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = FeedbackStore(settings.feedback_db)
-    review = store.review(args.limit)
+    store = SqliteStore(settings.feedback_db, retention_days=settings.retention_days)
+    try:
+        review = store.review(args.limit)
+    except StoreError as error:
+        raise CliError(str(error)) from None
     print(f"未答或低置信度的问题（{settings.feedback_db}）：")
     for question, times, score in review.unanswered:
-        print(f"  {times:>4}×  {score:>3}  {question}")
+        print(f"  {times:>4}×  {score:>3}  {visible(question)}")
     if not review.unanswered:
         print("  （无）")
     print("评价最差的回答（👎 / 👍）：")
     for passage_id, bad, good in review.worst:
-        print(f"  {passage_id:<8} {bad:>3} / {good:<3}")
+        print(f"  {visible(passage_id):<8} {bad:>3} / {good:<3}")
     if not review.worst:
         print("  （无）")
     print("把常见的问法加到 YAML 的 questions: 里，再运行 faqbot validate。")
-    store.close()
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    if settings.telegram.token:
-        from bot.telegram_app import run_telegram
-
-        run_telegram(settings, FaqBot.from_settings(settings, record=True))
-        return 0
-    if args.telegram:
+    if not settings.telegram.token and args.telegram:
         raise CliError(NO_TOKEN)
-    print("（未设置 TELEGRAM_BOT_TOKEN，以控制台模式运行；设置后 `make run` 即连接 Telegram。）")
-    return chat(FaqBot.from_settings(settings, record=True), sys.stdin, sys.stdout,
-                interactive=sys.stdin.isatty())
+    bot = FaqBot.from_settings(settings, record=True)
+    try:
+        if settings.telegram.token:
+            from bot.telegram_app import run_telegram
+
+            run_telegram(settings, bot)
+            return 0
+        print("（未设置 TELEGRAM_BOT_TOKEN，以控制台模式运行；"
+              "设置后 `make run` 即连接 Telegram。）")
+        return chat(bot, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    finally:
+        bot.close()
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -319,6 +340,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its URLs contain the bot token
+    if os.environ.get("FAQBOT_LOG_USER_DATA") != "1":
+        # python-telegram-bot logs whole updates and sent messages (names, texts) at DEBUG
+        level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
+        logging.getLogger("telegram").setLevel(level)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 DEFAULT_CONFIG = Path("config.yaml")
+DEFAULT_RETENTION_DAYS = 90  # a quarter: long enough to see which questions recur
+MAX_RETENTION_DAYS = 3650  # ten years: anything larger is a typo
 
 
 class ConfigError(Exception):
@@ -53,6 +55,7 @@ class Settings:
     telegram: TelegramSettings
     texts: dict[str, str]
     config_file: Path | None = None
+    retention_days: int = DEFAULT_RETENTION_DAYS  # use log records older than this are deleted
 
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
@@ -139,7 +142,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     elif "FAQBOT_CONFIG" in env or path != DEFAULT_CONFIG:
         raise ConfigError(f"{path}: configuration file not found")
     base = path.parent if path.is_file() else Path.cwd()
-    allowed = {"content", "cache_dir", "feedback_db", "match", "telegram", "texts"}
+    allowed = {"content", "cache_dir", "feedback_db", "retention_days", "match", "telegram",
+               "texts"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}'")
@@ -163,6 +167,11 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     )
     if telegram.mode not in ("polling", "webhook"):
         raise ConfigError(f"{path}: telegram.mode must be 'polling' or 'webhook'")
+    retention_days = raw.get("retention_days", DEFAULT_RETENTION_DAYS)
+    if (not isinstance(retention_days, int) or isinstance(retention_days, bool)
+            or not 0 <= retention_days <= MAX_RETENTION_DAYS):
+        raise ConfigError(f"{path}: 'retention_days' must be a whole number of days from 0 "
+                          f"(record nothing) to {MAX_RETENTION_DAYS}")
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")
@@ -176,4 +185,5 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         telegram=telegram,
         texts={**DEFAULT_TEXTS, **texts},
         config_file=path if path.is_file() else None,
+        retention_days=retention_days,
     )

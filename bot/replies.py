@@ -20,8 +20,8 @@ from rapidfuzz import fuzz
 
 from bot.config import Settings
 from bot.content import INTRO_ID, Passage, Report, Section, chinese_number, numeral
-from bot.feedback import FeedbackStore
 from bot.search import SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
+from bot.store import SqliteStore, Store
 from bot.textnorm import compact
 
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -34,6 +34,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("slogan", "查找口号，如 /slogan 忠诚"),
 )
 LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
+CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
 SLOGANS_BUTTON = ("💬 口号", "slogans")
 EXAMPLES_BUTTON = ("❓ 示例问题", "examples")
@@ -108,7 +109,7 @@ def _clip(text: str, limit: int) -> str:
 class FaqBot:
     """The channel-neutral bot: questions, commands and button actions -> replies."""
 
-    def __init__(self, settings: Settings, index: Index, store: FeedbackStore | None = None):
+    def __init__(self, settings: Settings, index: Index, store: Store | None = None):
         self.settings = settings
         self.index = index
         self.store = store  # where unanswered questions and ratings go; None: not recorded
@@ -125,12 +126,22 @@ class FaqBot:
             answer_threshold=settings.match.answer_threshold,
             suggest_threshold=settings.match.suggest_threshold,
         )
-        return cls(settings, index, FeedbackStore(settings.feedback_db) if record else None)
+        if not record:
+            return cls(settings, index)
+        store = SqliteStore(settings.feedback_db, retention_days=settings.retention_days)
+        store.purge()  # retention applies from the start, not only from the first record
+        return cls(settings, index, store)
 
-    def feedback(self, passage_id: str, good: bool, question: str = "") -> Reply:
-        """A 👍/👎 on an answer."""
+    def close(self) -> None:
+        """Write what the use log still has queued (a bounded wait)."""
+        if self.store is not None:
+            self.store.close()
+
+    def feedback(self, passage_id: str, good: bool, question: str = "",
+                 user: str = CONSOLE_USER) -> Reply:
+        """A 👍/👎 on an answer; a user's later vote on the same passage replaces the earlier."""
         if self.store is not None and self.index.passage(passage_id) is not None:
-            self.store.record_rating(passage_id, good, question)
+            self.store.record_rating(user, passage_id, good, question)
         return self._note(self.settings.text("feedback_thanks"))
 
     # --- entry points ---------------------------------------------------------

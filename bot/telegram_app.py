@@ -303,6 +303,7 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     faq.feedback(
         context.match.group(2), good=context.match.group(1) == "good",
         question=_question_text(asked) if asked is not None else "",
+        user=f"telegram:{query.from_user.id}",
     )
 
 
@@ -339,10 +340,10 @@ def _describe(update: object) -> str:
     if update.callback_query is not None:
         what = f"button {update.callback_query.data!r}"
     elif update.inline_query is not None:
-        what = f"inline query {update.inline_query.query!r}"
-    else:
+        what = f"inline query of {len(update.inline_query.query)} characters"
+    else:  # lengths, not texts: what users typed stays out of the logs
         message = update.effective_message
-        what = f"message {(message.text or '')[:80]!r}" if message else "update"
+        what = f"message of {len(message.text or '')} characters" if message else "update"
     return (f"update {update.update_id} ({what}, chat {chat.id if chat else '-'}, "
             f"user {user.id if user else '-'})")
 

@@ -435,10 +435,10 @@ async def test_a_button_under_an_inline_message_edits_it(app: Application, core:
 async def test_feedback_thanks_leaves_the_message_and_calls_the_hook(
     app: Application, core: FaqBot, request_: OfflineRequest, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    recorded: list[tuple[str, bool, str]] = []
+    recorded: list[tuple[str, bool, str, str]] = []
     monkeypatch.setattr(core, "feedback",
-                        lambda passage_id, good, question: recorded.append(
-                            (passage_id, good, question)), raising=False)
+                        lambda passage_id, good, question, user: recorded.append(
+                            (passage_id, good, question, user)), raising=False)
     question = make_message(app, "@report_faq_test_bot 海峡论坛是谁保障的")
     answer = make_message(app, "…", user=BOT, reply_to_message=question)
     await app.process_update(press(app, "fb:good:s2.m1", answer))
@@ -446,7 +446,8 @@ async def test_feedback_thanks_leaves_the_message_and_calls_the_hook(
     answers = request_.sent("answerCallbackQuery")
     assert [a["text"] for a in answers] == [core.settings.text("feedback_thanks")] * 2
     assert request_.sent("editMessageText") == [] and request_.sent() == []
-    assert recorded == [("s2.m1", True, "海峡论坛是谁保障的"), ("s2.m1", False, "")]
+    alice = f"telegram:{ALICE.id}"
+    assert recorded == [("s2.m1", True, "海峡论坛是谁保障的", alice), ("s2.m1", False, "", alice)]
 
 
 async def test_feedback_without_a_hook_is_only_thanked(app: Application, core: FaqBot,
@@ -528,8 +529,9 @@ async def test_errors_are_logged_once_with_the_update(app: Application, faq: Faq
     await app.process_update(message_update(make_message(app, "海峡论坛")))
     [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert record.name == "bot.telegram_app"
-    assert "message '海峡论坛'" in record.getMessage() and f"chat {PRIVATE.id}" in (
+    assert "message of 4 characters" in record.getMessage() and f"chat {PRIVATE.id}" in (
         record.getMessage())
+    assert "海峡论坛" not in record.getMessage()  # what users typed stays out of the logs
     assert record.exc_info is not None and "index exploded" in str(record.exc_info[1])
 
 

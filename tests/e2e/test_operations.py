@@ -116,6 +116,8 @@ async def test_the_token_never_reaches_the_logs(tmp_path: Path, cache_dir: Path)
     logs = bot.process.stderr + bot.process.stdout
     assert "DEBUG" in logs and "Traceback" in logs  # logging was verbose, errors included
     assert "button 'sec:s1'" in logs
+    for private in ("海峡论坛", user["first_name"]):  # what users typed, and who they are
+        assert private not in logs
     secret_half = LEAKY_TOKEN.split(":", 1)[1]
     assert LEAKY_TOKEN not in logs and secret_half not in logs
 
