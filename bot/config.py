@@ -15,6 +15,8 @@ from typing import Any
 import yaml
 
 DEFAULT_CONFIG = Path("config.yaml")
+MAX_USER_MESSAGES = 1000  # beyond this a per-user limit would not limit anything
+MAX_USER_SECONDS = 3600  # longer windows would mute a user for hours after one burst
 
 
 class ConfigError(Exception):
@@ -42,6 +44,8 @@ class TelegramSettings:
     webhook_path: str = "telegram"
     webhook_secret: str = field(default="", repr=False)
     rate_limit: bool = True
+    user_messages: int = 10  # each user may send this many messages (0: no limit) ...
+    user_seconds: int = 10  # ... per this many seconds; one polite notice per burst beyond
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ DEFAULT_TEXTS: dict[str, str] = {
     "empty": "请输入您的问题。",
     "unknown_command": "未知命令：{command}。发送 /help 查看可用命令。",
     "feedback_thanks": "谢谢您的反馈！",
+    "too_fast": "您发送得太快了，请稍等片刻再提问。",
 }
 
 
@@ -163,6 +168,11 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     )
     if telegram.mode not in ("polling", "webhook"):
         raise ConfigError(f"{path}: telegram.mode must be 'polling' or 'webhook'")
+    if not 0 <= telegram.user_messages <= MAX_USER_MESSAGES:
+        raise ConfigError(f"{path}: telegram.user_messages must be 0 (no limit) to "
+                          f"{MAX_USER_MESSAGES}")
+    if not 1 <= telegram.user_seconds <= MAX_USER_SECONDS:
+        raise ConfigError(f"{path}: telegram.user_seconds must be 1 to {MAX_USER_SECONDS}")
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")

@@ -35,7 +35,7 @@ from telegram import (
     Update,
     User,
 )
-from telegram.ext import AIORateLimiter, Application
+from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot import telegram_app
@@ -43,6 +43,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.replies import COMMANDS, Block, Button, FaqBot, Reply
 from bot.telegram_app import (
     ChatOrderedUpdateProcessor,
+    FloodControl,
     build_application,
     keyboard,
     register_commands,
@@ -539,7 +540,8 @@ def test_rate_limiter_is_wired_when_configured(settings: Settings, core: FaqBot,
     telegram = dataclasses.replace(settings.telegram, rate_limit=rate_limit)
     app = build_application(dataclasses.replace(settings, telegram=telegram), core)
     limiter = app.bot.rate_limiter
-    assert isinstance(limiter, AIORateLimiter) if rate_limit else limiter is None
+    assert isinstance(limiter, FloodControl)  # always: it also retries failed replies
+    assert limiter.flood_limits is rate_limit
     assert isinstance(app.update_processor, ChatOrderedUpdateProcessor)
 
 
