@@ -13,6 +13,7 @@ import asyncio
 import datetime
 import logging
 import re
+import warnings
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -30,7 +31,13 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, FloodLimit, MessageLimit, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
     Application,
     BaseRateLimiter,
@@ -43,6 +50,7 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import BaseRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import ConfigError, Settings
 from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, slot_released
@@ -493,7 +501,7 @@ class FloodControl(BaseRateLimiter[int]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:
-                wait = _seconds(error.retry_after)
+                wait = _retry_after(error)
                 self._held_until[chat] = loop.time() + wait
                 failure: TelegramError = error
             except NetworkError as error:
@@ -547,7 +555,10 @@ def _chat_key(chat_id: object) -> int | str | None:
         return str(chat_id)  # @channelname
 
 
-def _seconds(value: int | datetime.timedelta) -> float:
+def _retry_after(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # its type changes in PTB 23; either works here
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
     return value.total_seconds() if isinstance(value, datetime.timedelta) else float(value)
 
 
