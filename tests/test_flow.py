@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
+from bot.config import ConfigError, load_settings
 from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, slot_released
 
 
@@ -181,3 +184,28 @@ async def test_the_summary_comes_when_the_interval_ends(caplog: pytest.LogCaptur
         (logging.ERROR, "Bad Gateway: polling failed"),
         (logging.ERROR, "Bad Gateway: 4 more in the last 0 s"),
     ]
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("telegram", "message"), [
+    ("user_messages: -1", "telegram.user_messages must be 0 (no limit) to 1000"),
+    ("user_messages: 1001", "telegram.user_messages must be 0 (no limit) to 1000"),
+    ("user_seconds: 0", "telegram.user_seconds must be 1 to 3600"),
+    ("user_seconds: 86400", "telegram.user_seconds must be 1 to 3600"),
+    ("user_seconds: soon", "'telegram.user_seconds' must be a whole number"),
+])
+def test_the_user_limit_settings_are_range_checked(tmp_path: Path, telegram: str,
+                                                   message: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"telegram:\n  {telegram}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(config, environ={})
+
+
+def test_the_user_limit_settings_are_read(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("telegram:\n  user_messages: 0\n  user_seconds: 3600\n", encoding="utf-8")
+    telegram = load_settings(config, environ={}).telegram
+    assert (telegram.user_messages, telegram.user_seconds) == (0, 3600)
