@@ -167,6 +167,11 @@ class UserRateLimit:
     seconds: float
     clock: Clock = time.monotonic
     _buckets: dict[Hashable, _Bucket] = field(default_factory=dict)
+    _forgot_at: float = float("-inf")
+
+    def __len__(self) -> int:
+        """Users whose recent messages are remembered."""
+        return len(self._buckets)
 
     def check(self, user: Hashable) -> Verdict:
         if self.messages <= 0:  # switched off
@@ -180,7 +185,7 @@ class UserRateLimit:
         bucket.at = now
         if bucket.tokens >= self.messages:
             bucket.notified = False  # quiet long enough: a new burst
-        self._forget_full(now, rate)
+        self._forget_full(user, now, rate)
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return Verdict.ALLOW
@@ -189,13 +194,15 @@ class UserRateLimit:
         bucket.notified = True
         return Verdict.NOTIFY
 
-    def _forget_full(self, now: float, rate: float) -> None:
+    def _forget_full(self, current: Hashable, now: float, rate: float) -> None:
         """Buckets that have refilled say nothing a new one would not: drop them now and
-        then, so a million one-message users do not stay in memory."""
-        if len(self._buckets) < FORGET_AT_BUCKETS:
+        then (at most once per ``seconds``), so a million one-message users do not stay in
+        memory."""
+        if len(self._buckets) < FORGET_AT_BUCKETS or now - self._forgot_at < self.seconds:
             return
+        self._forgot_at = now
         full = [user for user, b in self._buckets.items()
-                if b.tokens + (now - b.at) * rate >= self.messages]
+                if user != current and b.tokens + (now - b.at) * rate >= self.messages]
         for user in full:
             del self._buckets[user]
 

@@ -209,3 +209,15 @@ def test_the_user_limit_settings_are_read(tmp_path: Path) -> None:
     config.write_text("telegram:\n  user_messages: 0\n  user_seconds: 3600\n", encoding="utf-8")
     telegram = load_settings(config, environ={}).telegram
     assert (telegram.user_messages, telegram.user_seconds) == (0, 3600)
+
+
+def test_refilled_user_buckets_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.flow.FORGET_AT_BUCKETS", 100)
+    clock = FakeClock()
+    limit = UserRateLimit(messages=2, seconds=10, clock=clock)
+    for user in range(150):
+        limit.check(user)
+    assert limit.check(0) is Verdict.ALLOW  # its second message
+    clock.now += 10
+    assert [limit.check("new") for _ in range(3)] == [Verdict.ALLOW] * 2 + [Verdict.NOTIFY]
+    assert len(limit) == 1  # everyone else had refilled: forgotten
