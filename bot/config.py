@@ -17,6 +17,8 @@ import yaml
 DEFAULT_CONFIG = Path("config.yaml")
 DEFAULT_RETENTION_DAYS = 90  # a quarter: long enough to see which questions recur
 MAX_RETENTION_DAYS = 3650  # ten years: anything larger is a typo
+MAX_USER_MESSAGES = 1000  # beyond this a per-user limit would not limit anything
+MAX_USER_SECONDS = 3600  # longer windows would mute a user for hours after one burst
 
 
 class ConfigError(Exception):
@@ -44,6 +46,8 @@ class TelegramSettings:
     webhook_path: str = "telegram"
     webhook_secret: str = field(default="", repr=False)
     rate_limit: bool = True
+    user_messages: int = 10  # each user may send this many messages (0: no limit) ...
+    user_seconds: int = 10  # ... per this many seconds; one polite notice per burst beyond
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ DEFAULT_TEXTS: dict[str, str] = {
     "empty": "请输入您的问题。",
     "unknown_command": "未知命令：{command}。发送 /help 查看可用命令。",
     "feedback_thanks": "谢谢您的反馈！",
+    "too_fast": "您发送得太快了，请稍等片刻再提问。",
 }
 
 
@@ -172,6 +177,11 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             or not 0 <= retention_days <= MAX_RETENTION_DAYS):
         raise ConfigError(f"{path}: 'retention_days' must be a whole number of days from 0 "
                           f"(record nothing) to {MAX_RETENTION_DAYS}")
+    if not 0 <= telegram.user_messages <= MAX_USER_MESSAGES:
+        raise ConfigError(f"{path}: telegram.user_messages must be 0 (no limit) to "
+                          f"{MAX_USER_MESSAGES}")
+    if not 1 <= telegram.user_seconds <= MAX_USER_SECONDS:
+        raise ConfigError(f"{path}: telegram.user_seconds must be 1 to {MAX_USER_SECONDS}")
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")

@@ -10,11 +10,14 @@ inline mode, group etiquette, the command menu, flood limits and one error handl
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import re
-from collections.abc import Awaitable
+import warnings
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
     CallbackQuery,
@@ -27,11 +30,17 @@ from telegram import (
     ReplyParameters,
     Update,
 )
-from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
+from telegram.constants import ChatType, FloodLimit, MessageLimit, ParseMode
+from telegram.error import (
+    BadRequest,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import (
-    AIORateLimiter,
     Application,
+    BaseRateLimiter,
     BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
@@ -41,15 +50,23 @@ from telegram.ext import (
     filters,
 )
 from telegram.request import BaseRequest
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import ConfigError, Settings
+from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, slot_released
 from bot.replies import COMMANDS, FaqBot, Reply
 
 logger = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.INLINE_QUERY]
-MAX_CONCURRENT_UPDATES = 64
-RATE_LIMIT_RETRIES = 3  # on a 429 (flood wait): wait as told, then retry
+MAX_CONCURRENT_UPDATES = 64  # updates handled at once (each chat's first in line only)
+ADMITTED_UPDATES = 10_000  # updates held at once, queued or running: a bound on memory
+CHAT_BACKLOG = 20  # updates one chat may queue; a group's flood beyond that is dropped
+STOP_GRACE_SECONDS = 5.0  # on SIGTERM, queued work gets this long, then it is cancelled
+SEND_RETRY_SECONDS = 30.0  # a reply that fails on the network is retried this long in all
+FIRST_BACKOFF_SECONDS = 0.5  # then 1, 2, 4, 8, 8 ... s between attempts
+MAX_BACKOFF_SECONDS = 8.0
+RETRIED_METHODS = frozenset({"sendMessage", "editMessageText"})  # the replies themselves
 INLINE_CACHE_SECONDS = 300
 CALLBACK_DATA_BYTES = 64
 FEEDBACK = re.compile(r"^fb:(good|bad):(.+)$")
@@ -328,8 +345,27 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log an error with the update that caused it."""
-    logger.error("error while handling %s", _describe(update), exc_info=context.error)
+    """Log an error with the update that caused it: network trouble as one line, anything
+    else with its traceback; each kind once per interval (an outage is not 4,000 lines)."""
+    error = context.error
+    throttle: LogThrottle = context.bot_data["log_throttle"]
+    where = _describe(update) if update is not None else "polling for updates"
+    if _is_transient(error):
+        throttle.log(logging.WARNING, type(error).__name__, "%s (%s)", error, where)
+        return
+    kind = type(error).__name__
+    frame = error.__traceback__ if error is not None else None
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is not None:  # the same bug once, different bugs each
+        code = frame.tb_frame.f_code
+        kind = f"{kind} at {code.co_filename.rsplit('/', 1)[-1]}:{frame.tb_lineno}"
+    throttle.log(logging.ERROR, kind, "error while handling %s", where, exc_info=error)
+
+
+def _is_transient(error: object) -> bool:
+    """Trouble on the way to Telegram, not in the bot or the request: worth a retry."""
+    return isinstance(error, RetryAfter | NetworkError) and not isinstance(error, BadRequest)
 
 
 def _describe(update: object) -> str:
@@ -354,35 +390,192 @@ def _describe(update: object) -> str:
 class ChatOrderedUpdateProcessor(BaseUpdateProcessor):
     """Updates of different chats run concurrently; within a chat, one at a time, in order.
 
-    ``Application`` starts one task per update in arrival order, and the base class's
-    semaphore is first come, first served, so each update joins its chat's queue in order.
+    ``Application`` starts one task per update in arrival order and each joins its chat's
+    queue at once (``bot.flow.ChatQueues``): only the first in line takes one of the
+    ``max_concurrent_updates`` slots, so a flooded group cannot starve the other chats.
+    A chat queues at most ``backlog`` updates; a user over ``user_limit`` gets one
+    ``too_fast`` notice per burst and is otherwise ignored until the burst is over.
     """
 
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES):
-        super().__init__(max_concurrent_updates)
-        self._last: dict[int, asyncio.Event] = {}
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES, *,
+                 backlog: int = CHAT_BACKLOG, user_limit: UserRateLimit | None = None,
+                 too_fast: str = "", throttle: LogThrottle | None = None):
+        # the base class's semaphore is taken on arrival, before the chat's turn: it only
+        # bounds how many updates are held; the slots that bound the work are the queues'
+        super().__init__(max(ADMITTED_UPDATES, max_concurrent_updates))
+        self.throttle = throttle or LogThrottle(logger)
+        self.queues = ChatQueues(max_concurrent_updates, backlog, self.throttle)
+        self.user_limit = user_limit
+        self.too_fast = too_fast
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        previous = self._last.get(chat.id)
-        done = self._last[chat.id] = asyncio.Event()
-        try:
-            if previous is not None:
-                await previous.wait()
-            await coroutine
-        finally:
-            done.set()
-            if self._last.get(chat.id) is done:
-                del self._last[chat.id]
+        if isinstance(update, Update) and self.user_limit is not None and _counted(update):
+            user = update.effective_user
+            verdict = self.user_limit.check(user.id) if user is not None else Verdict.ALLOW
+            if verdict is not Verdict.ALLOW:
+                discard(coroutine)
+                if verdict is not Verdict.NOTIFY:
+                    return
+                self.throttle.log(logging.INFO, "user over the message limit",
+                                  "user %s notified; more from them dropped for now",
+                                  user.id if user else "-")
+                coroutine = self._notify(update)
+        await self.queues.run(chat.id if chat is not None else None, coroutine)
+
+    async def _notify(self, update: Update) -> None:
+        """The one polite notice of a burst: a toast for a button, else a message."""
+        if update.callback_query is not None:
+            await update.callback_query.answer(self.too_fast)
+        elif (message := update.effective_message) is not None:
+            await message.reply_text(self.too_fast,
+                                     do_quote=message.chat.type != ChatType.PRIVATE)
+
+    async def close(self, grace: float) -> None:
+        """Stop taking updates; what is queued gets ``grace`` seconds, then is cancelled."""
+        await self.queues.close(grace)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Summarise what the log left out."""
+        self.throttle.flush()
+
+
+def _counted(update: Update) -> bool:
+    """Updates a user sends the bot: button presses, and messages it would answer."""
+    if update.callback_query is not None:
+        return True
+    message = update.message
+    if message is None:
+        return False
+    return (message.chat.type == ChatType.PRIVATE or (message.text or "").startswith("/")
+            or ADDRESSED_TO_BOT.check_update(update) is True)
+
+
+class FloodControl(BaseRateLimiter[int]):
+    """Telegram's flood limits and failed sends, per chat.
+
+    With ``flood_limits``: 30 messages a second in all and 20 a minute in each group. A 429
+    (RetryAfter) holds back only its own chat. A reply (``RETRIED_METHODS``) that fails on
+    the network or with a 429 is retried with back-off for up to ``retry_seconds`` in all,
+    then given up with one log line. Every wait gives the update's processing slot back.
+    A timed-out send is retried too: Telegram may have got it, so it can arrive twice;
+    better than a question left unanswered.
+    """
+
+    def __init__(self, *, flood_limits: bool, throttle: LogThrottle,
+                 retry_seconds: float = SEND_RETRY_SECONDS):
+        self.throttle = throttle
+        self.retry_seconds = retry_seconds
+        self._overall = (AsyncLimiter(FloodLimit.MESSAGES_PER_SECOND, 1)
+                         if flood_limits else None)
+        self.flood_limits = flood_limits
+        self._groups: dict[int | str, AsyncLimiter] = {}
+        self._held_until: dict[int | str | None, float] = {}  # chat -> end of its 429 wait
 
     async def initialize(self) -> None:
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
         """Nothing to tear down."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat = _chat_key(data.get("chat_id"))
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + self.retry_seconds
+        backoff = FIRST_BACKOFF_SECONDS
+        attempts = 0
+        while True:
+            async with slot_released():
+                await self._wait_turn(chat, loop)
+            attempts += 1
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                wait = _retry_after(error)
+                self._held_until[chat] = loop.time() + wait
+                failure: TelegramError = error
+            except NetworkError as error:
+                if isinstance(error, BadRequest):
+                    raise
+                wait, backoff = backoff, min(2 * backoff, MAX_BACKOFF_SECONDS)
+                failure = error
+            if endpoint not in RETRIED_METHODS:
+                raise failure
+            if loop.time() + wait > give_up_at:
+                self.throttle.log(logging.WARNING, f"{endpoint} given up",
+                                  "chat %s, %d attempts in %.0f s, last: %s", chat, attempts,
+                                  self.retry_seconds - (give_up_at - loop.time()), failure)
+                raise failure
+            self.throttle.log(logging.WARNING, type(failure).__name__,
+                              "%s failed (%s); retrying for up to %.0f s", endpoint, failure,
+                              self.retry_seconds)
+            async with slot_released():
+                await asyncio.sleep(wait)
+
+    async def _wait_turn(self, chat: int | str | None, loop: asyncio.AbstractEventLoop) -> None:
+        while (held := self._held_until.get(chat, 0.0) - loop.time()) > 0:
+            await asyncio.sleep(held)
+        self._held_until.pop(chat, None)
+        if not self.flood_limits or chat is None:
+            return
+        if isinstance(chat, str) or chat < 0:  # a group or channel
+            await self._group(chat).acquire()
+        if self._overall is not None:
+            await self._overall.acquire()
+
+    def _group(self, chat: int | str) -> AsyncLimiter:
+        if len(self._groups) > MAX_GROUP_LIMITERS:  # forget the idle ones (full again)
+            for key, limiter in list(self._groups.items()):
+                if limiter.has_capacity(limiter.max_rate):
+                    del self._groups[key]
+        if chat not in self._groups:
+            self._groups[chat] = AsyncLimiter(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP, 60)
+        return self._groups[chat]
+
+
+MAX_GROUP_LIMITERS = 512
+
+
+def _chat_key(chat_id: object) -> int | str | None:
+    if chat_id is None:
+        return None
+    try:
+        return int(chat_id)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return str(chat_id)  # @channelname
+
+
+def _retry_after(error: RetryAfter) -> float:
+    with warnings.catch_warnings():  # its type changes in PTB 23; either works here
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, datetime.timedelta) else float(value)
+
+
+class BoundedStopApplication(Application):
+    """``Application.stop`` waits for every queued update; under a backlog that is minutes.
+    Here queued work gets ``STOP_GRACE_SECONDS`` and is then cancelled."""
+
+    async def stop(self) -> None:
+        processor = self.update_processor
+        closing = (asyncio.ensure_future(processor.close(STOP_GRACE_SECONDS))
+                   if isinstance(processor, ChatOrderedUpdateProcessor) else None)
+        try:
+            await super().stop()
+        finally:
+            if closing is not None:
+                await closing
 
 
 async def register_commands(application: Application) -> None:
@@ -401,23 +594,28 @@ def build_application(
     one). ``request`` replaces the HTTP client (tests pass one that never touches the network).
     """
     telegram = settings.telegram
+    throttle = LogThrottle(logger)
+    processor = ChatOrderedUpdateProcessor(
+        user_limit=UserRateLimit(telegram.user_messages, telegram.user_seconds),
+        too_fast=settings.text("too_fast"), throttle=throttle,
+    )
     builder = (
         Application.builder()
+        .application_class(BoundedStopApplication)
         .token(telegram.token)
-        .concurrent_updates(ChatOrderedUpdateProcessor())
+        .concurrent_updates(processor)
+        .rate_limiter(FloodControl(flood_limits=telegram.rate_limit, throttle=throttle))
         .post_init(register_commands)
     )
     if telegram.base_url:
         builder = builder.base_url(telegram.base_url)
         if telegram.base_url.endswith("/bot"):
             builder = builder.base_file_url(telegram.base_url[: -len("bot")] + "file/bot")
-    if telegram.rate_limit:
-        limiter = AIORateLimiter(max_retries=RATE_LIMIT_RETRIES)
-        builder = builder.rate_limiter(limiter)  # type: ignore[arg-type]  # PTB's generics
     if request is not None:
         builder = builder.request(request)
     application = builder.build()
     application.bot_data["faq"] = faq
+    application.bot_data["log_throttle"] = throttle
 
     new = filters.UpdateType.MESSAGE  # not edits: an edited question is not asked again
     others = [name for name, _ in COMMANDS if name != "start"]

@@ -35,14 +35,17 @@ from telegram import (
     Update,
     User,
 )
-from telegram.ext import AIORateLimiter, Application
+from telegram.error import NetworkError, RetryAfter, TimedOut
+from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot import telegram_app
 from bot.config import ConfigError, Settings, load_settings
+from bot.flow import LogThrottle
 from bot.replies import COMMANDS, Block, Button, FaqBot, Reply
 from bot.telegram_app import (
     ChatOrderedUpdateProcessor,
+    FloodControl,
     build_application,
     keyboard,
     register_commands,
@@ -541,7 +544,8 @@ def test_rate_limiter_is_wired_when_configured(settings: Settings, core: FaqBot,
     telegram = dataclasses.replace(settings.telegram, rate_limit=rate_limit)
     app = build_application(dataclasses.replace(settings, telegram=telegram), core)
     limiter = app.bot.rate_limiter
-    assert isinstance(limiter, AIORateLimiter) if rate_limit else limiter is None
+    assert isinstance(limiter, FloodControl)  # always: it also retries failed replies
+    assert limiter.flood_limits is rate_limit
     assert isinstance(app.update_processor, ChatOrderedUpdateProcessor)
 
 
@@ -571,6 +575,120 @@ async def test_updates_of_one_chat_run_in_order_and_chats_run_concurrently() -> 
     assert [n for n in done if n.startswith("a")] == ["a1", "a2", "a3"]
     assert [n for n in done if n.startswith("b")] == ["b1", "b2"]
     assert done.index("b2") < done.index("a1")  # chat 2 did not wait for chat 1
+
+
+async def test_a_chat_waiting_for_its_turn_holds_no_processing_slot() -> None:
+    processor = ChatOrderedUpdateProcessor(2)
+    release = asyncio.Event()
+
+    def update(chat: Chat) -> Update:
+        return Update(next(_update_ids), message=Message(1, datetime.now(UTC), chat, text="x"))
+
+    async with processor:
+        flood = [asyncio.create_task(processor.process_update(update(GROUP), release.wait()))
+                 for _ in range(10)]
+        await asyncio.sleep(0.01)
+        await asyncio.wait_for(processor.process_update(update(PRIVATE), asyncio.sleep(0)),
+                               timeout=1)  # the group's 9 waiting updates hold no slot
+        release.set()
+        await asyncio.gather(*flood)
+
+
+async def test_a_user_over_the_limit_gets_n_answers_and_one_notice(
+    settings: Settings, faq: FaqBot, request_: OfflineRequest,
+) -> None:
+    limited = dataclasses.replace(settings, telegram=dataclasses.replace(
+        settings.telegram, user_messages=3, user_seconds=60))
+    app = build_application(limited, faq, request=request_)
+    async with app:
+        bob = Chat(BOB.id, Chat.PRIVATE)
+        updates = [message_update(make_message(app, "/help", user=BOB, chat=bob))
+                   for _ in range(8)]
+        await asyncio.gather(*(app.update_processor.process_update(u, app.process_update(u))
+                               for u in updates))
+    texts = [parse_html(sent["text"])[0] for sent in request_.sent()]
+    assert texts[3:] == [settings.text("too_fast")]
+    assert len(texts) == 4 and all("/help" in text for text in texts[:3])
+
+
+class FlakyApi:
+    """A Bot API call that fails ``failures`` times with ``error``, then succeeds."""
+
+    def __init__(self, failures: int, error: Exception):
+        self.failures = failures
+        self.error = error
+        self.calls: list[float] = []
+
+    async def __call__(self) -> dict[str, Any]:
+        self.calls.append(asyncio.get_running_loop().time())
+        if len(self.calls) <= self.failures:
+            raise self.error
+        return {"ok": True}
+
+
+def flood_control(retry_seconds: float = 30) -> FloodControl:
+    return FloodControl(flood_limits=False, retry_seconds=retry_seconds,
+                        throttle=LogThrottle(logging.getLogger("bot.telegram_app")))
+
+
+async def test_a_reply_that_fails_on_the_network_is_retried_with_backoff() -> None:
+    api = FlakyApi(3, NetworkError("Bad Gateway"))
+    result = await flood_control().process_request(api, (), {}, "sendMessage", {"chat_id": 1},
+                                                   None)
+    assert result == {"ok": True} and len(api.calls) == 4
+    gaps = [later - earlier for earlier, later in itertools.pairwise(api.calls)]
+    assert gaps == sorted(gaps) and gaps[0] >= 0.4  # backing off: 0.5, 1, 2 s
+
+
+async def test_a_reply_is_given_up_after_the_retry_time_with_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = FlakyApi(100, TimedOut())
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(TimedOut):
+        await flood_control(retry_seconds=1).process_request(
+            api, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert asyncio.get_running_loop().time() - started < 1.5
+    assert len(api.calls) == 2  # at 0 and 0.5 s; the next would be after the 1 s bound
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2 and lines[1].startswith("sendMessage given up: chat 1, 2 attempts")
+    assert all(r.exc_info is None for r in caplog.records)
+
+
+@pytest.mark.parametrize("endpoint", ["getMe", "answerCallbackQuery", "setMyCommands"])
+async def test_other_calls_are_not_retried(endpoint: str) -> None:
+    api = FlakyApi(1, NetworkError("Bad Gateway"))
+    with pytest.raises(NetworkError):
+        await flood_control().process_request(api, (), {}, endpoint, {}, None)
+    assert len(api.calls) == 1
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # RetryAfter(1)
+async def test_a_flood_wait_holds_back_only_its_own_chat() -> None:
+    limiter = flood_control()
+    group = FlakyApi(1, RetryAfter(1))
+    private = FlakyApi(0, NetworkError("unused"))
+    waiting = asyncio.create_task(limiter.process_request(
+        group, (), {}, "sendMessage", {"chat_id": GROUP.id}, None))
+    await asyncio.sleep(0.05)
+    started = asyncio.get_running_loop().time()
+    await limiter.process_request(private, (), {}, "sendMessage", {"chat_id": PRIVATE.id}, None)
+    assert asyncio.get_running_loop().time() - started < 0.5  # not behind the group's wait
+    assert await waiting == {"ok": True}
+    assert group.calls[1] - group.calls[0] >= 1.0  # the group waited as told
+
+
+async def test_network_errors_are_logged_once_per_interval_without_a_traceback(
+    app: Application, caplog: pytest.LogCaptureFixture,
+) -> None:
+    for _ in range(50):
+        await app.process_error(None, NetworkError("Bad Gateway"))
+    await app.process_error(message_update(make_message(app, "海峡论坛")), TimedOut())
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.exc_info for r in records] == [None, None]
+    assert records[0].getMessage() == "NetworkError: Bad Gateway (polling for updates)"
+    assert records[1].getMessage().startswith("TimedOut: Timed out (update ")
+    assert f"(message '海峡论坛', chat {PRIVATE.id}, user {ALICE.id})" in records[1].getMessage()
 
 
 @pytest.mark.parametrize(("telegram", "message"), [

@@ -220,6 +220,16 @@ class Failure:
 
 
 @dataclass
+class ChatLimit:
+    """Telegram's flood control for one chat: beyond ``messages`` per ``seconds``, a 429."""
+
+    messages: int
+    seconds: float
+    retry_after: int
+    sent: list[float] = field(default_factory=list)  # when the recent messages were sent
+
+
+@dataclass
 class CallbackQuery:
     id: str
     user: dict[str, Any]
@@ -261,6 +271,8 @@ class BotApiEmulator:
         self.callback_queries: dict[str, CallbackQuery] = {}
         self.inline_queries: dict[str, InlineQuery] = {}
         self.failures: dict[str, list[Failure]] = {}
+        self.chat_limits: dict[int, ChatLimit] = {}
+        self.outage_until = 0.0  # monotonic time: until then every request gets a 502
         self._updates: list[dict[str, Any]] = []
         self._allowed: list[str] = []
         self._update_ids = itertools.count(10_000)
@@ -307,6 +319,17 @@ class BotApiEmulator:
         self.failures.setdefault(method, []).append(
             Failure(code, description, retry_after, times))
 
+    def limit_chat(self, chat: dict[str, Any], messages: int, seconds: float, *,
+                   retry_after: int = 1) -> None:
+        """Flood control for ``chat``: sending more than ``messages`` per ``seconds`` there
+        gets a 429 with ``retry_after``, as Telegram does to a bot flooding a group."""
+        self.chat_limits[chat["id"]] = ChatLimit(messages, seconds, retry_after)
+
+    def outage(self, seconds: float) -> None:
+        """The Bot API is down for ``seconds``: every request that arrives gets a 502 Bad
+        Gateway (a request already being served, like a long poll, still completes)."""
+        self.outage_until = time.monotonic() + seconds
+
     # --- HTTP --------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -325,7 +348,11 @@ class BotApiEmulator:
         call = Call(method, params, time.monotonic())
         self.calls.append(call)
         try:
+            if call.at < self.outage_until:
+                raise ApiError(502, "Bad Gateway")
             self._inject_failure(method)
+            if method.lower() in ("sendmessage", "editmessagetext"):
+                self._flood_control(params.get("chat_id"), call.at)
             result = await handler(params)
         except ApiError as error:
             call.error = error.description
@@ -342,6 +369,16 @@ class BotApiEmulator:
             if failure.times <= 0:
                 queue.pop(0)
             raise ApiError(failure.code, failure.description, failure.retry_after)
+
+    def _flood_control(self, chat_id: Any, now: float) -> None:
+        limit = self.chat_limits.get(chat_id)  # type: ignore[arg-type]
+        if limit is None:
+            return
+        limit.sent = [at for at in limit.sent if now - at < limit.seconds]
+        if len(limit.sent) >= limit.messages:
+            raise ApiError(429, f"Too Many Requests: retry after {limit.retry_after}",
+                           limit.retry_after)
+        limit.sent.append(now)
 
     def _notify(self) -> None:
         self._changed.set()

@@ -194,3 +194,31 @@ def test_html_entities_are_measured_in_utf16() -> None:
     assert text == "😀加粗链"
     assert entities == [{"type": "bold", "offset": 2, "length": 2},
                         {"type": "text_link", "offset": 4, "length": 1, "url": "https://t.me"}]
+
+
+async def test_flood_control_of_one_chat_answers_429_with_retry_after(api: Any) -> None:
+    tg, _ = api
+    group, other = tg.group(), tg.private_chat(tg.user())
+    tg.limit_chat(group, messages=2, seconds=0.5, retry_after=3)
+    statuses = [(await call(api, "sendMessage", chat_id=group["id"], text="x"))[0]
+                for _ in range(3)]
+    status, body = await call(api, "sendMessage", form=True, chat_id=group["id"], text="x")
+    assert statuses == [200, 200, 429] and status == 429
+    assert body == {"ok": False, "error_code": 429, "parameters": {"retry_after": 3},
+                    "description": "Too Many Requests: retry after 3"}
+    assert (await call(api, "sendMessage", chat_id=other["id"], text="x"))[0] == 200
+    await asyncio.sleep(0.6)
+    assert (await call(api, "sendMessage", chat_id=group["id"], text="x"))[0] == 200
+
+
+async def test_an_outage_answers_every_request_502_until_it_is_over(api: Any) -> None:
+    tg, _ = api
+    chat = tg.private_chat(tg.user())
+    tg.outage(0.3)
+    for method, params in (("getMe", {}), ("getUpdates", {}),
+                           ("sendMessage", {"chat_id": chat["id"], "text": "x"})):
+        assert await call(api, method, **params) == (
+            502, {"ok": False, "error_code": 502, "description": "Bad Gateway"})
+    await asyncio.sleep(0.35)
+    assert (await call(api, "getMe"))[0] == 200
+    assert [c.error for c in tg.calls] == ["Bad Gateway"] * 3 + [""]
