@@ -78,7 +78,9 @@ class Settings:
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
         template = self.texts.get(key, DEFAULT_TEXTS.get(key, key))
-        return template.format(**values) if values else template
+        if not values and _placeholders(template):
+            return template  # the template itself, for callers that look into it
+        return template.format(**values)  # also for texts without placeholders: {{ is {
 
 
 DEFAULT_TEXTS: dict[str, str] = {

@@ -474,6 +474,10 @@ def rendering_problems(bot: FaqBot) -> list[Problem]:
     replies: list[tuple[str, Callable[[], Reply]]] = [
         ("/start", bot.start), ("/help", bot.help), ("/sections", bot.sections),
         ("/summary", bot.summary), ("/slogans", bot.slogans), ("examples", bot.examples),
+        ("/section 999", partial(bot.handle, "/section 999")),
+        ("/slogan 无此口号", partial(bot.handle, "/slogan 无此口号")),
+        ("/nosuch", partial(bot.handle, "/nosuch")), ("an empty question", partial(bot.ask, "")),
+        ("feedback", partial(bot.feedback, "", True)),
     ]
     replies.extend((f"passage {p.id}", partial(bot.show, p.id)) for p in report.passages)
     replies.extend((f"section {s.id}", partial(bot.section, s)) for s in report.sections)

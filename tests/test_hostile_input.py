@@ -98,7 +98,7 @@ BOMBS = {
 
 
 @pytest.mark.parametrize("bomb", BOMBS, ids=list(BOMBS))
-@pytest.mark.parametrize("where", ["validate", "ask", "config"])
+@pytest.mark.parametrize("where", ["validate", "ask", "config", "eval"])
 def test_yaml_bombs_are_one_line_under_a_memory_cap(
     tmp_path: Path, bomb: str, where: str
 ) -> None:
@@ -108,8 +108,10 @@ def test_yaml_bombs_are_one_line_under_a_memory_cap(
         result = faqbot("validate", str(path))
     elif where == "ask":  # the bot's own start
         result = faqbot("ask", "你好", env={"FAQBOT_CONTENT": str(path)})
-    else:
+    elif where == "config":
         result = faqbot("--config", str(path), "ask", "你好")
+    else:
+        result = faqbot("eval", str(path))
     line = one_error_line(result)
     assert str(path) in line
     assert any(word in line for word in ("nodes", "levels deep", "contains it")), line
@@ -211,13 +213,21 @@ def test_config_values_that_would_break_the_bot_are_refused(
         "telegram:\n  webhook_port: 65535\n  webhook_listen: 0.0.0.0\n",
         "telegram:\n  webhook_path: /hooks/bot-1.v2\n  webhook_url: https://x.org/hooks\n",
         "telegram:\n  base_url: http://127.0.0.1:8081/bot\n",
-        "texts:\n  source: '{{出处}}：{path}'\n  decline: '没有{{答案}}'\n",
     ],
 )
 def test_values_at_the_edges_of_their_ranges_are_kept(tmp_path: Path, config: str) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(config, encoding="utf-8")
     load_settings(path, environ={})
+
+
+def test_doubled_braces_are_braces_in_every_text(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("texts:\n  source: '{{出处}}：{path}'\n  decline: '没有{{答案}}'\n",
+                    encoding="utf-8")
+    settings = load_settings(path, environ={})
+    assert settings.text("source", path="引言") == "{出处}：引言"
+    assert settings.text("decline") == "没有{答案}"
 
 
 def test_every_number_of_the_settings_has_a_documented_range() -> None:
