@@ -7,22 +7,28 @@ on stderr with exit code 2: never a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import io
 import json
 import logging
 import os
 import sys
+import traceback
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.content import ContentError, validate
+from bot.config import Settings, load_settings
+from bot.content import validate
+from bot.errors import EXIT_ERROR, FaqbotError
 from bot.importer import DraftError, draft_yaml
-from bot.replies import FaqBot, Reply
+from bot.replies import FaqBot, Reply, rendering_problems
 from bot.store import SqliteStore, StoreError
 
-EXIT_ERROR = 2
+# A scraped report is about 40 KB; 4 MB is a hundred of them, and read whole into memory.
+MAX_IMPORT_BYTES = 4 * 1024 * 1024
+DEBUG_ENV = "FAQBOT_DEBUG"  # FAQBOT_DEBUG=1: show the traceback of an unexpected error
 CHAT_HINT = "（输入问题或命令；数字按按钮；:good / :bad 评价上一个回答；:quit 退出）"
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and run "
@@ -30,8 +36,11 @@ NO_TOKEN = (
 )
 
 
-class CliError(Exception):
+class CliError(FaqbotError):
     """A user-facing error: printed as one line, exit code 2."""
+
+    def format_message(self) -> str:
+        return f"faqbot: {self}"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,8 +60,13 @@ def _bot(args: argparse.Namespace) -> FaqBot:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    paths = [Path(p) for p in args.paths] or [_settings(args).content]
-    problems = validate(paths)
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [settings.content]
+    problems = validate(paths)  # the bot's own loading function, for each path
+    if not problems:  # then every reply the bot can give, with the config's texts
+        for path in paths:
+            bot = FaqBot.from_settings(dataclasses.replace(settings, content=path))
+            problems.extend(rendering_problems(bot))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -61,19 +75,46 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_raw(source: Path) -> str:
+    """The raw report text: a regular UTF-8 file of at most MAX_IMPORT_BYTES."""
+    try:
+        if not source.is_file():  # checked before opening: a FIFO would block
+            raise CliError(f"{source}: not a regular file" if source.exists()
+                           else f"{source}: file not found")
+        if source.stat().st_size > MAX_IMPORT_BYTES:
+            raise CliError(f"{source}: larger than {MAX_IMPORT_BYTES:,} bytes; is it a report?")
+        with source.open("rb") as handle:
+            data = handle.read(MAX_IMPORT_BYTES + 1)
+    except OSError as error:
+        raise CliError(f"{source}: cannot read ({error.strerror})") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise CliError(f"{source}: larger than {MAX_IMPORT_BYTES:,} bytes; is it a report?")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise CliError(f"{source}:{line}: not UTF-8 text") from None
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     source = Path(args.raw)
+    output = Path(args.output) if args.output and args.output != "-" else None
+    if output is not None:
+        if output.exists() and source.exists() and output.samefile(source):
+            raise CliError(f"{output}: is the input; write the draft elsewhere")
+        if (output.exists() or output.is_symlink()) and not args.force:
+            raise CliError(f"{output}: already exists; use --force to overwrite it")
+    raw = _read_raw(source)
     try:
-        raw = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise CliError(f"{source}: cannot read ({error.__class__.__name__})") from None
-    draft = draft_yaml(raw, source.name)
-    if args.output and args.output != "-":
+        draft = draft_yaml(raw, source.name)
+    except ValueError as error:  # DraftError, or an odd numeral such as 二二、
+        raise CliError(f"{source}: {error}") from None
+    if output is not None:
         try:
-            Path(args.output).write_text(draft, encoding="utf-8")
+            output.write_text(draft, encoding="utf-8")
         except OSError as error:
-            raise CliError(f"{args.output}: cannot write ({error.strerror})") from None
-        print(f"draft written to {args.output}; add questions, keywords and slogan names")
+            raise CliError(f"{output}: cannot write ({error.strerror})") from None
+        print(f"draft written to {output}; add questions, keywords and slogan names")
     else:
         sys.stdout.write(draft)
     return 0
@@ -261,6 +302,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None,
         help="config file (default: $FAQBOT_CONFIG or ./config.yaml)",
     )
+    parser.add_argument(
+        "--debug", action="store_true",
+        help=f"show the traceback of an unexpected error (or set {DEBUG_ENV}=1)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     run = commands.add_parser(
@@ -307,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     draft.add_argument("raw", help="the raw scraped text file")
     draft.add_argument("-o", "--output", help="write the draft here (default: stdout)")
+    draft.add_argument("--force", action="store_true",
+                       help="overwrite an existing output file (never the input)")
     draft.set_defaults(handler=cmd_import)
 
     measure = commands.add_parser(
@@ -334,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _not_utf8(argv: list[str]) -> bool:
+    """Arguments that were not UTF-8 bytes reach Python as lone surrogates."""
+    return any(not arg.isascii() and any("\udc80" <= c <= "\udcff" for c in arg)
+               for arg in argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("FAQBOT_LOG_LEVEL", "INFO"),
@@ -344,22 +397,44 @@ def main(argv: list[str] | None = None) -> int:
         # python-telegram-bot logs whole updates and sent messages (names, texts) at DEBUG
         level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
         logging.getLogger("telegram").setLevel(level)
+    argv = sys.argv[1:] if argv is None else argv
+    if isinstance(sys.stdin, io.TextIOWrapper):  # not the surrogateescape of a C locale:
+        sys.stdin.reconfigure(errors="strict")  # bytes that are not UTF-8 stop with one line
+    if _not_utf8(argv):
+        print("faqbot: the command line is not UTF-8 text", file=sys.stderr)
+        return EXIT_ERROR
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
+    debug = args.debug or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
         return args.handler(args)
-    except (CliError, ConfigError, DraftError) as error:
+    except FaqbotError as error:
+        print(error.format_message(), file=sys.stderr)
+        return error.exit_code
+    except DraftError as error:
         print(f"faqbot: {error}", file=sys.stderr)
-    except ContentError as error:
-        for problem in error.problems:
-            print(problem, file=sys.stderr)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except UnicodeDecodeError as error:  # stdin that is not UTF-8
+        if debug:
+            traceback.print_exc()
+        print(f"faqbot: the input is not UTF-8 text ({error.reason})", file=sys.stderr)
+    except OSError as error:  # a read-only directory, a path through a file, ...
+        if debug:
+            traceback.print_exc()
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"faqbot: {where}{error.strerror or error}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001  (last resort: a bug, still one line)
+        if debug:
+            traceback.print_exc()
+        detail = " ".join(str(error).split())[:200]
+        print(f"faqbot: unexpected error: {error.__class__.__name__}: {detail} "
+              f"(--debug or {DEBUG_ENV}=1 shows the traceback)", file=sys.stderr)
     return EXIT_ERROR
 
 

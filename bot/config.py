@@ -6,23 +6,46 @@ and the webhook secret from TELEGRAM_WEBHOOK_SECRET.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import yaml
+from bot import safe_yaml
+from bot.errors import FaqbotError
 
 DEFAULT_CONFIG = Path("config.yaml")
 DEFAULT_RETENTION_DAYS = 90  # a quarter: long enough to see which questions recur
 MAX_RETENTION_DAYS = 3650  # ten years: anything larger is a typo
-MAX_USER_MESSAGES = 1000  # beyond this a per-user limit would not limit anything
-MAX_USER_SECONDS = 3600  # longer windows would mute a user for hours after one burst
+MAX_CONFIG_BYTES = 256 * 1024  # ours is 2 KB; room for long texts, none for a YAML bomb
+# Allowed range of every number of the settings, and why (config.yaml repeats them).
+NUMBER_RANGES: dict[str, tuple[int, int]] = {
+    "match.answer_threshold": (0, 100),  # confidences are 0-100
+    "match.suggest_threshold": (0, 100),
+    "match.related": (0, 5),  # buttons in one row under an answer: 5 still fit a phone
+    "match.related_threshold": (0, 100),
+    "telegram.webhook_port": (1, 65535),  # TCP ports
+    # 0: no limit; beyond 1000 a per-user limit would not limit anything
+    "telegram.user_messages": (0, 1000),
+    # longer windows would mute a user for hours after one burst
+    "telegram.user_seconds": (1, 3600),
+}
+_MODES = ("polling", "webhook")
+# Path segments of letters, digits and . _ ~ - (RFC 3986 unreserved), not . or ..: nothing
+# to escape or to be read as a query, fragment or another route.
+_SEGMENT = r"(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]{1,100}"
+_WEBHOOK_PATH = re.compile(rf"/?{_SEGMENT}(?:/{_SEGMENT}){{0,9}}")
 
 
-class ConfigError(Exception):
+class ConfigError(FaqbotError):
     """The configuration cannot be used; the message is one line for the user."""
+
+    def format_message(self) -> str:
+        return f"faqbot: {self}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +63,7 @@ class TelegramSettings:
     token: str = field(default="", repr=False)
     mode: str = "polling"  # polling | webhook
     base_url: str = ""  # custom Bot API server, e.g. http://127.0.0.1:8081/bot
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"  # behind a reverse proxy; 0.0.0.0 listens on every address
     webhook_port: int = 8443
     webhook_url: str = ""
     webhook_path: str = "telegram"
@@ -64,7 +87,9 @@ class Settings:
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
         template = self.texts.get(key, DEFAULT_TEXTS.get(key, key))
-        return template.format(**values) if values else template
+        if not values and _placeholders(template):
+            return template  # the template itself, for callers that look into it
+        return template.format(**values)  # also for texts without placeholders: {{ is {
 
 
 DEFAULT_TEXTS: dict[str, str] = {
@@ -103,12 +128,27 @@ def _section(raw: dict[str, Any], name: str, cls: type, source: str) -> Any:
                 raise ConfigError(f"{source}: '{name}.{key}' must be a whole number")
         if isinstance(default, str) and not isinstance(value, str):
             raise ConfigError(f"{source}: '{name}.{key}' must be text")
+        if f"{name}.{key}" in NUMBER_RANGES:
+            low, high = NUMBER_RANGES[f"{name}.{key}"]
+            if not low <= value <= high:
+                raise ConfigError(f"{source}: '{name}.{key}' must be {low} to {high}, not {value}")
         typed[key] = value
     return typed
 
 
 def _placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    """The {names} of a text; ValueError for braces that are not plain {name} placeholders
+    (a format spec, conversion, attribute or index would let a text crash the bot or blow
+    up every reply: {path:>999999999}, {path.__class__}, {path[0]})."""
+    names = set()
+    for _, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if spec or conversion or not name.isidentifier():
+            raise ValueError(f"{{{name}{'!' + conversion if conversion else ''}"
+                             f"{':' + spec if spec else ''}}}")
+        names.add(name)
+    return names
 
 
 def _check_template(path: Path, name: str, template: str) -> None:
@@ -118,7 +158,13 @@ def _check_template(path: Path, name: str, template: str) -> None:
     allowed = _placeholders(DEFAULT_TEXTS[name])
     try:
         unknown = sorted(_placeholders(template) - allowed)
-    except ValueError:
+    except ValueError as error:
+        detail = str(error)
+        if detail.startswith("{"):
+            raise ConfigError(
+                f"{path}: 'texts.{name}' uses {detail[:40]}; only plain placeholders like "
+                "{path} are allowed (write {{ and }} for braces)"
+            ) from None
         raise ConfigError(f"{path}: 'texts.{name}' has unbalanced braces") from None
     if unknown:
         known = ", ".join(f"{{{a}}}" for a in sorted(allowed)) or "none"
@@ -127,25 +173,64 @@ def _check_template(path: Path, name: str, template: str) -> None:
         )
 
 
+def _check_url(source: str, name: str, value: str) -> None:
+    """An http(s) URL with a host (or empty: not set)."""
+    if not value:
+        return
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if (
+        parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ConfigError(f"{source}: {name} must be an http(s) URL, not {value[:60]!r}")
+
+
+def _check_telegram(source: str, telegram: TelegramSettings) -> None:
+    if telegram.mode not in _MODES:
+        raise ConfigError(f"{source}: telegram.mode must be 'polling' or 'webhook'")
+    _check_url(source, "telegram.base_url", telegram.base_url)
+    _check_url(source, "telegram.webhook_url", telegram.webhook_url)
+    if not _WEBHOOK_PATH.fullmatch(telegram.webhook_path):
+        raise ConfigError(
+            f"{source}: telegram.webhook_path must be path segments of A-Z a-z 0-9 . _ ~ -"
+            f", not {telegram.webhook_path[:60]!r}"
+        )
+    try:
+        ipaddress.ip_address(telegram.webhook_listen)
+    except ValueError:
+        raise ConfigError(
+            f"{source}: telegram.webhook_listen must be an IP address such as 127.0.0.1"
+            f", not {telegram.webhook_listen[:60]!r}"
+        ) from None
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """The mapping in a config file, read with the limits of bot.safe_yaml."""
+    if not path.exists():
+        raise ConfigError(f"{path}: configuration file not found")
+    try:
+        node = safe_yaml.load_node(path, MAX_CONFIG_BYTES)
+        loaded = safe_yaml.construct(path, node) if node is not None else None
+    except safe_yaml.YamlFileError as error:
+        line = f":{error.line}" if error.line else ""
+        raise ConfigError(f"{path}{line}: {error.message}") from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping")
+    return loaded or {}
+
+
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read config.yaml (or $FAQBOT_CONFIG) and the environment into Settings."""
     env = os.environ if environ is None else environ
     path = path or Path(env.get("FAQBOT_CONFIG", DEFAULT_CONFIG))
     raw: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: cannot read ({error.__class__.__name__})") from None
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            line = f":{mark.line + 1}" if mark else ""
-            raise ConfigError(f"{path}{line}: invalid YAML") from None
-        if loaded is not None and not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: the configuration must be a mapping")
-        raw = loaded or {}
-    elif "FAQBOT_CONFIG" in env or path != DEFAULT_CONFIG:
-        raise ConfigError(f"{path}: configuration file not found")
+    explicit = "FAQBOT_CONFIG" in env or path != DEFAULT_CONFIG
+    if explicit or os.path.lexists(path):  # the default config.yaml may be absent
+        raw = _read_config(path)
     base = path.parent if path.is_file() else Path.cwd()
     allowed = {"content", "cache_dir", "feedback_db", "retention_days", "match", "telegram",
                "texts"}
@@ -155,7 +240,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
 
     def location(key: str, default: str, env_name: str) -> Path:
         value = env.get(env_name) or raw.get(key, default)
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not value.strip() or "\0" in value:
             raise ConfigError(f"{path}: '{key}' must be a path")
         return (base / value) if not Path(value).is_absolute() else Path(value)
 
@@ -170,18 +255,12 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET", "").strip(),
         **telegram_values,
     )
-    if telegram.mode not in ("polling", "webhook"):
-        raise ConfigError(f"{path}: telegram.mode must be 'polling' or 'webhook'")
+    _check_telegram(str(path), telegram)
     retention_days = raw.get("retention_days", DEFAULT_RETENTION_DAYS)
     if (not isinstance(retention_days, int) or isinstance(retention_days, bool)
             or not 0 <= retention_days <= MAX_RETENTION_DAYS):
         raise ConfigError(f"{path}: 'retention_days' must be a whole number of days from 0 "
                           f"(record nothing) to {MAX_RETENTION_DAYS}")
-    if not 0 <= telegram.user_messages <= MAX_USER_MESSAGES:
-        raise ConfigError(f"{path}: telegram.user_messages must be 0 (no limit) to "
-                          f"{MAX_USER_MESSAGES}")
-    if not 1 <= telegram.user_seconds <= MAX_USER_SECONDS:
-        raise ConfigError(f"{path}: telegram.user_seconds must be 1 to {MAX_USER_SECONDS}")
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")

@@ -11,15 +11,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from bot import safe_yaml
+from bot.errors import FaqbotError
 
 NUMERALS = "一二三四五六七八九十"
 INTRO_ID = "intro"
 AUTHOR_ID = "author"
+_CHINESE_NUMBER = re.compile("(?:([一二三四五六七八九]?)(十))?([一二三四五六七八九]?)")
 _SECTION_ID = re.compile(r"^s(\d+)$")
 _MEASURE_ID = re.compile(r"^s(\d+)\.m(\d+)$")
 _SLOGAN_ID = re.compile(r"^sl\d+$")
+_SMALL_NUMBER = re.compile(r"[+-]?[0-9]{1,4}")
+# The real report is 40 KB: 2 MB holds fifty of it and keeps a hostile file from using much memory.
+MAX_CONTENT_BYTES = 2 * 1024 * 1024
+MAX_NUMBER = 19  # sections and measures are numbered 一 ... 十九 (see numeral)
 
 
 def numeral(number: int) -> str:
@@ -30,17 +37,16 @@ def numeral(number: int) -> str:
 
 
 def chinese_number(numeral: str) -> int:
-    """Value of a small Chinese numeral as used for ordinals (一 ... 十九)."""
-    if numeral == "十":
-        return 10
-    if numeral.startswith("十"):
-        return 10 + NUMERALS.index(numeral[1]) + 1
-    if numeral.endswith("十"):
-        return (NUMERALS.index(numeral[0]) + 1) * 10
-    if "十" in numeral:
-        tens, ones = numeral.split("十")
-        return (NUMERALS.index(tens) + 1) * 10 + NUMERALS.index(ones) + 1
-    return NUMERALS.index(numeral) + 1
+    """Value of a small Chinese numeral as used for ordinals (一 ... 九十九).
+
+    Raises ValueError for anything else (二二, 十十, 一十一十).
+    """
+    match = _CHINESE_NUMBER.fullmatch(numeral)
+    if not numeral or match is None:
+        raise ValueError(f"'{numeral[:20]}' is not a Chinese numeral from 一 to 九十九")
+    tens, ten, ones = match.groups()
+    value = NUMERALS.index(tens) + 1 if tens else 1 if ten else 0
+    return value * 10 + (NUMERALS.index(ones) + 1 if ones else 0)
 
 
 def short_title(title: str) -> str:
@@ -213,12 +219,16 @@ class Problem:
         return f"{self.file}:{self.line}: {self.message}"
 
 
-class ContentError(Exception):
+class ContentError(FaqbotError):
     """The content has problems; ``problems`` lists each with file and line."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+    def format_message(self) -> str:
+        """One line per problem: ``FILE:LINE: message``."""
+        return str(self)
 
 
 class _Reader:
@@ -240,8 +250,10 @@ class _Reader:
         required, allowed = tuple(required), set(required) | set(optional)
         fields: dict[str, Node] = {}
         for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, ScalarNode) else str(key_node)
-            if key not in allowed:
+            key = key_node.value if isinstance(key_node, ScalarNode) else ""
+            if not key:
+                self.problem(key_node, f"a key in {what} must be text")
+            elif key not in allowed:
                 self.problem(key_node, f"unknown key '{key}' in {what}")
             elif key in fields:
                 self.problem(key_node, f"duplicate key '{key}' in {what}")
@@ -264,17 +276,20 @@ class _Reader:
             self.problem(node, f"'{key}' in {what} is empty")
         return value
 
+    def number(self, node: Node, what: str) -> int:
+        """A section or measure number, 1 to MAX_NUMBER; 0 (with a problem) otherwise."""
+        if (
+            not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:int"
+            or not _SMALL_NUMBER.fullmatch(node.value)  # not 0x1f, 1:20 or 10,000 digits
+            or not 1 <= int(node.value) <= MAX_NUMBER
+        ):
+            self.problem(node, f"{what} must be a whole number from 1 to {MAX_NUMBER}")
+            return 0
+        return int(node.value)
+
     def integer(self, fields: dict[str, Node], key: str, what: str) -> int:
         node = fields.get(key)
-        if node is None:
-            return 0
-        if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:int":
-            self.problem(node, f"'{key}' in {what} must be a whole number")
-            return 0
-        value = int(node.value)
-        if value < 1:
-            self.problem(node, f"'{key}' in {what} must be 1 or more")
-        return value
+        return 0 if node is None else self.number(node, f"'{key}' in {what}")
 
     def sequence(self, fields: dict[str, Node], key: str, what: str) -> list[Node]:
         node = fields.get(key)
@@ -299,10 +314,9 @@ class _Reader:
     def integers(self, fields: dict[str, Node], key: str, what: str) -> tuple[int, ...]:
         values = []
         for item in self.sequence(fields, key, what):
-            if not isinstance(item, ScalarNode) or item.tag != "tag:yaml.org,2002:int":
-                self.problem(item, f"items of '{key}' in {what} must be whole numbers")
-            else:
-                values.append(int(item.value))
+            number = self.number(item, f"items of '{key}' in {what}")
+            if number:
+                values.append(number)
         return tuple(values)
 
 
@@ -489,22 +503,9 @@ def _read_synonyms(
 
 def _compose(path: Path) -> Node | None:
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise ContentError([Problem(str(path), line, "not UTF-8 text")]) from None
-    except OSError as error:
-        raise ContentError([Problem(str(path), 0, f"cannot read ({error.strerror})")]) from None
-    try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise ContentError([Problem(str(path), line, f"invalid YAML: {error.problem}")]) from None
-    except yaml.reader.ReaderError as error:  # a control character: it has a position, no mark
-        line = text[: error.position].count("\n") + 1
-        message = f"invalid YAML: character #x{error.character:04x}: {error.reason}"
-        raise ContentError([Problem(str(path), line, message)]) from None
+        return safe_yaml.load_node(path, MAX_CONTENT_BYTES)
+    except safe_yaml.YamlFileError as error:
+        raise ContentError([Problem(str(path), error.line, error.message)]) from None
 
 
 def content_files(paths: Iterable[Path]) -> list[Path]:
@@ -520,8 +521,6 @@ def content_files(paths: Iterable[Path]) -> list[Path]:
 
 def load_file(path: Path) -> Report:
     """Load and validate one report file; raise ContentError listing every problem."""
-    if not path.is_file():
-        raise ContentError([Problem(str(path), 0, "file not found")])
     root = _compose(path)
     if root is None:
         raise ContentError([Problem(str(path), 1, "the file is empty")])
@@ -533,14 +532,15 @@ def load_file(path: Path) -> Report:
 
 
 def validate(paths: Iterable[Path]) -> list[Problem]:
-    """Every problem in the given files or directories (empty when all are valid)."""
-    files = content_files(paths)
-    if not files:
-        return [Problem(str(p), 0, "no content (*.yaml) found") for p in paths]
+    """Every problem in the given files or directories (empty when all are valid).
+
+    Each path is loaded exactly as the bot loads its content (load_report), so a
+    directory holding two reports fails here as it would fail there.
+    """
     problems: list[Problem] = []
-    for path in files:
+    for path in paths:
         try:
-            load_file(path)
+            load_report(path)
         except ContentError as error:
             problems.extend(error.problems)
     return problems

@@ -37,14 +37,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot import safe_yaml
 from bot.content import Passage
 from bot.search import SECTIONS_ID, SLOGANS_ID, Index
 from bot.textnorm import Segmenter, normalize
 
 DEFAULT_QUESTIONS = Path("tests/data/questions.yaml")
+MAX_QUESTIONS_BYTES = 2 * 1024 * 1024  # ours are 30-60 KB; the same cap as content
 TOP_K = 3
 # Calibration bins of the bot's 0-100 confidence, for answered questions.
 CONFIDENCE_BINS = ((0, 49), (50, 69), (70, 89), (90, 100))
@@ -81,19 +82,9 @@ class Question:
 def load_questions(path: Path) -> list[Question]:
     """Read and validate a question set; raise QuestionSetError naming the file and line."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise QuestionSetError(f"{path}: question file not found") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise QuestionSetError(f"{path}: cannot read ({error.__class__.__name__})") from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else 1
-        raise QuestionSetError(f"{path}:{line}: invalid YAML: {error.problem}") from None
-    except yaml.YAMLError as error:
-        raise QuestionSetError(f"{path}: invalid YAML ({error.__class__.__name__})") from None
+        root = safe_yaml.load_node(path, MAX_QUESTIONS_BYTES)
+    except safe_yaml.YamlFileError as error:
+        raise QuestionSetError(str(error)) from None
 
     def fail(node: Node, message: str) -> QuestionSetError:
         return QuestionSetError(f"{path}:{node.start_mark.line + 1}: {message}")

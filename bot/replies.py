@@ -14,12 +14,14 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from rapidfuzz import fuzz
 
 from bot.config import Settings
-from bot.content import INTRO_ID, Passage, Report, Section, chinese_number, numeral
+from bot.content import INTRO_ID, Passage, Problem, Report, Section, chinese_number, numeral
 from bot.search import SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
 from bot.store import SqliteStore, Store
 from bot.textnorm import compact
@@ -464,4 +466,49 @@ def _section_number(argument: str) -> int | None:
     if match is None:
         return None
     value = match.group(1)
-    return int(value) if value.isdigit() else chinese_number(value)
+    if value.isdigit():
+        return int(value)
+    try:
+        return chinese_number(value)
+    except ValueError:  # 二二, 十十十: not a numeral
+        return None
+
+
+CALLBACK_DATA_BYTES = 64  # Telegram refuses longer callback_data
+
+
+def rendering_problems(bot: FaqBot) -> list[Problem]:
+    """Build and render every reply the content can produce (each passage, section, lost
+    measure and the lists) in both formats; name each one that fails, so that `faqbot
+    validate` finds a text the renderer chokes on before a user does."""
+    report = bot.report
+    replies: list[tuple[str, Callable[[], Reply]]] = [
+        ("/start", bot.start), ("/help", bot.help), ("/sections", bot.sections),
+        ("/summary", bot.summary), ("/slogans", bot.slogans), ("examples", bot.examples),
+        ("/section 999", partial(bot.handle, "/section 999")),
+        ("/slogan 无此口号", partial(bot.handle, "/slogan 无此口号")),
+        ("/nosuch", partial(bot.handle, "/nosuch")), ("an empty question", partial(bot.ask, "")),
+        ("feedback", partial(bot.feedback, "", True)),
+    ]
+    replies.extend((f"passage {p.id}", partial(bot.show, p.id)) for p in report.passages)
+    replies.extend((f"section {s.id}", partial(bot.section, s)) for s in report.sections)
+    replies.extend(
+        (f"lost measure {s.id}.m{n}", partial(bot.show, f"{s.id}.m{n}"))
+        for s in report.sections for n in s.missing_measures
+    )
+    problems = []
+    for what, build in replies:
+        try:
+            reply = build()
+            texts = [reply.plain(), reply.html(), *(b.label for row in reply.buttons for b in row)]
+            for text in texts:
+                text.encode("utf-8")  # what every channel sends; a lone surrogate fails here
+            for button in (b for row in reply.buttons for b in row):
+                if len(button.action.encode("utf-8")) > CALLBACK_DATA_BYTES:
+                    raise ValueError(f"button data longer than {CALLBACK_DATA_BYTES} bytes")
+        except Exception as error:  # noqa: BLE001  (any failure is a finding to report)
+            detail = " ".join(str(error).split())[:200]
+            problems.append(Problem(
+                report.file, 0, f"{what} cannot be shown ({error.__class__.__name__}: {detail})"
+            ))
+    return problems

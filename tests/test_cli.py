@@ -246,7 +246,8 @@ def write_if_given(path: Path, content: str | bytes | None) -> Path:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "cannot read"), ("a1 b2 c3\n#$ %^\n", "no sections"), (b"\xff\xfe\x00", "cannot read")],
+    [(None, "file not found"), ("a1 b2 c3\n#$ %^\n", "no sections"),
+     (b"\xff\xfe\x00", ":1: not UTF-8 text")],
     ids=["missing", "junk-only", "not-utf8"],
 )
 def test_import_errors_are_one_line(
@@ -295,7 +296,7 @@ def test_no_command_prints_help_and_exits_2() -> None:
         ("texts:\n  source: '出处：{paht}'\n", "'texts.source' uses {paht}"),
         ("texts:\n  welcome: '您好 {report'\n", "'texts.welcome' has unbalanced braces"),
         ("texts:\n  decline: 5\n", "'texts' must map names to text"),
-        ("texts:\n  decline: 抱歉\n".encode("gb18030"), "cannot read"),
+        ("texts:\n  decline: 抱歉\n".encode("gb18030"), ":2: not UTF-8 text"),
     ],
     ids=[
         "syntax", "unknown", "type", "thresholds", "mode", "token-in-file", "list", "missing",

@@ -146,7 +146,7 @@ BROKEN: list[tuple[str, Callable[[str], str], list[tuple[str, str]]]] = [
     (
         "duplicate-key",
         replace("    number: 1\n    title", "    number: 1\n    number: 1\n    title"),
-        [("    number: 1\n    title", "duplicate key 'number' in section")],
+        [("    number: 1\n    title", "duplicate key 'number' (first at line 15)")],
     ),
     (
         "missing-key-in-section",
@@ -195,17 +195,17 @@ BROKEN: list[tuple[str, Callable[[str], str], list[tuple[str, str]]]] = [
         "wrong-type-number",
         replace("        number: 2\n        title: 营造",
                 "        number: 二\n        title: 营造"),
-        [("number: 二", "'number' in measure of section s2 must be a whole number")],
+        [("number: 二", "'number' in measure of section s2 must be a whole number from 1 to 19")],
     ),
     (
         "wrong-type-number-float",
         replace("    number: 2\n    title: 着力作风", "    number: 2.5\n    title: 着力作风"),
-        [("number: 2.5", "'number' in section must be a whole number")],
+        [("number: 2.5", "'number' in section must be a whole number from 1 to 19")],
     ),
     (
         "number-below-one",
         replace("        number: 1\n", "        number: 0\n"),
-        [("number: 0", "'number' in measure of section s1 must be 1 or more")],
+        [("number: 0", "'number' in measure of section s1 must be a whole number from 1 to 19")],
     ),
     (
         "wrong-type-list",
@@ -221,7 +221,7 @@ BROKEN: list[tuple[str, Callable[[str], str], list[tuple[str, str]]]] = [
         "wrong-type-list-item-number",
         replace("missing_measures: [1]", "missing_measures: [一]"),
         [("missing_measures: [一]",
-          "items of 'missing_measures' in section must be whole numbers")],
+          "items of 'missing_measures' in section must be a whole number from 1 to 19")],
     ),
     (
         "wrong-type-list-item-text",
@@ -382,7 +382,9 @@ def test_file_not_found(tmp_path: Path) -> None:
 
 
 def test_directory_without_yaml(tmp_path: Path) -> None:
-    assert [str(p) for p in validate([tmp_path])] == [f"{tmp_path}:0: no content (*.yaml) found"]
+    assert [str(p) for p in validate([tmp_path])] == [
+        f"{tmp_path}:0: expected exactly one report (*.yaml), found none"
+    ]
 
 
 def test_every_problem_of_a_file_is_reported(tmp_path: Path) -> None:
@@ -400,8 +402,9 @@ def test_every_problem_of_a_file_is_reported(tmp_path: Path) -> None:
 def test_load_report_needs_exactly_one_file(tmp_path: Path, found: int, names: str) -> None:
     for name in ["a.yaml", "b.yaml"][:found]:
         (tmp_path / name).write_text(MINIMAL, encoding="utf-8")
-    with pytest.raises(ContentError, match=re.escape(f"found {names}")):
+    with pytest.raises(ContentError, match=re.escape(f"found {names}")) as error:
         load_report(tmp_path)
+    assert validate([tmp_path]) == error.value.problems  # validate loads as the bot loads
 
 
 # --- the real content -----------------------------------------------------------

@@ -190,10 +190,10 @@ async def test_the_summary_comes_when_the_interval_ends(caplog: pytest.LogCaptur
 
 
 @pytest.mark.parametrize(("telegram", "message"), [
-    ("user_messages: -1", "telegram.user_messages must be 0 (no limit) to 1000"),
-    ("user_messages: 1001", "telegram.user_messages must be 0 (no limit) to 1000"),
-    ("user_seconds: 0", "telegram.user_seconds must be 1 to 3600"),
-    ("user_seconds: 86400", "telegram.user_seconds must be 1 to 3600"),
+    ("user_messages: -1", "'telegram.user_messages' must be 0 to 1000"),
+    ("user_messages: 1001", "'telegram.user_messages' must be 0 to 1000"),
+    ("user_seconds: 0", "'telegram.user_seconds' must be 1 to 3600"),
+    ("user_seconds: 86400", "'telegram.user_seconds' must be 1 to 3600"),
     ("user_seconds: soon", "'telegram.user_seconds' must be a whole number"),
 ])
 def test_the_user_limit_settings_are_range_checked(tmp_path: Path, telegram: str,

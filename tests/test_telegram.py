@@ -688,7 +688,8 @@ async def test_network_errors_are_logged_once_per_interval_without_a_traceback(
     assert [r.exc_info for r in records] == [None, None]
     assert records[0].getMessage() == "NetworkError: Bad Gateway (polling for updates)"
     assert records[1].getMessage().startswith("TimedOut: Timed out (update ")
-    assert f"(message of 4 characters, chat {PRIVATE.id}, user {ALICE.id})" in records[1].getMessage()
+    expected = f"(message of 4 characters, chat {PRIVATE.id}, user {ALICE.id})"
+    assert expected in records[1].getMessage()
 
 
 @pytest.mark.parametrize(("telegram", "message"), [
