@@ -36,7 +36,7 @@ class TelegramSettings:
     token: str = field(default="", repr=False)
     mode: str = "polling"  # polling | webhook
     base_url: str = ""  # custom Bot API server, e.g. http://127.0.0.1:8081/bot
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"
     webhook_port: int = 8443
     webhook_url: str = ""
     webhook_path: str = "telegram"

@@ -220,6 +220,12 @@ class Failure:
 
 
 @dataclass
+class RawAnswer:
+    respond: Callable[[web.Request], web.Response]
+    times: int = 1
+
+
+@dataclass
 class CallbackQuery:
     id: str
     user: dict[str, Any]
@@ -261,6 +267,8 @@ class BotApiEmulator:
         self.callback_queries: dict[str, CallbackQuery] = {}
         self.inline_queries: dict[str, InlineQuery] = {}
         self.failures: dict[str, list[Failure]] = {}
+        self.raw_answers: dict[str, list[RawAnswer]] = {}
+        self.revoked = False
         self._updates: list[dict[str, Any]] = []
         self._allowed: list[str] = []
         self._update_ids = itertools.count(10_000)
@@ -307,10 +315,31 @@ class BotApiEmulator:
         self.failures.setdefault(method, []).append(
             Failure(code, description, retry_after, times))
 
+    def answer_next(self, method: str, respond: Callable[[web.Request], web.Response], *,
+                    times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``respond(request)`` whatever the
+        token: what a proxy or a broken server might send (HTML, an echo of the path...)."""
+        self.raw_answers.setdefault(method, []).append(RawAnswer(respond, times))
+
+    def revoke(self) -> None:
+        """The token is revoked (@BotFather /revoke): every call, a waiting getUpdates
+        included, is answered 401 from now on."""
+        self.revoked = True
+        self._notify()
+
     # --- HTTP --------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != self.token:
+        raw = self.raw_answers.get(request.match_info["method"])
+        if raw:
+            raw[0].times -= 1
+            answer = raw[0].respond
+            if raw[0].times <= 0:
+                raw.pop(0)
+            self.calls.append(Call(request.match_info["method"], {}, time.monotonic(), "raw"))
+            self._notify()
+            return answer(request)
+        if self.revoked or request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
@@ -406,6 +435,8 @@ class BotApiEmulator:
             await asyncio.wait({changed, poller}, timeout=remaining,
                                return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
+            if self.revoked:
+                raise ApiError(401, "Unauthorized")
             if poller.done():
                 raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
                                     "that only one bot instance is running")
