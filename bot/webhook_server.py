@@ -31,6 +31,7 @@ MAX_BODY_BYTES = 1024 * 1024  # an update is a few kB (a message is at most 4096
 BODY_TIMEOUT_SECONDS = 10  # a sender that trickles its body is cut off
 IDLE_TIMEOUT_SECONDS = 60  # keep-alive connections Telegram does not reuse are closed
 HEALTH_PATH = "/healthz"
+MAX_PORT = 65535
 
 Deliver = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -128,12 +129,14 @@ class WebhookServer:
 
     def bind(self, address: str, port: int) -> None:
         """Take the port now: a busy port or a bad address is one line (ConfigError)."""
+        where = f"cannot listen for webhook updates on {address}:{port}"
+        if not 0 <= port <= MAX_PORT:  # the socket module would quietly take port % 65536
+            raise ConfigError(f"{where}: the port must be 0-{MAX_PORT}")
         try:
             self.sockets = bind_sockets(port, address=address or None)
         except (OSError, OverflowError) as error:
             reason = getattr(error, "strerror", None) or str(error).rstrip(".")
-            raise ConfigError(f"cannot listen for webhook updates on {address}:{port}: "
-                              f"{reason}") from None
+            raise ConfigError(f"{where}: {reason}") from None
 
     @property
     def port(self) -> int:
