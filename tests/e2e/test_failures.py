@@ -244,3 +244,16 @@ async def test_the_webhook_refuses_bodies_before_reading_them_and_reports_health
         assert after["age_seconds"] < 1.5
         assert after["last_update_ok"] > first["last_update_ok"]  # the delivery counted
         assert not bot.process.exited()
+
+
+async def test_a_refused_set_webhook_is_one_line_and_exit_2(tmp_path: Path,
+                                                            cache_dir: Path) -> None:
+    emulator = BotApiEmulator(LEAKY_TOKEN)
+    emulator.fail_next("setWebhook", 400, "Bad Request: bad webhook: An HTTPS URL must be "
+                                          "provided for webhook")
+    async with running_bot(tmp_path, cache_dir, wait=False, emulator=emulator,
+                           env={"TELEGRAM_WEBHOOK_SECRET": SECRET},
+                           **webhook_settings(free_port())) as bot:
+        assert await bot.process.wait() == 2
+        line = one_line_error(bot.process.stderr)
+    assert "Telegram refused setWebhook" in line and "https url must be provided" in line.lower()
