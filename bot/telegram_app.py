@@ -10,11 +10,15 @@ inline mode, group etiquette, the command menu, flood limits and one error handl
 from __future__ import annotations
 
 import asyncio
-import datetime
+import contextlib
+import json
 import logging
 import re
+import signal
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -33,10 +37,12 @@ from telegram import (
 from telegram.constants import ChatType, FloodLimit, MessageLimit, ParseMode
 from telegram.error import (
     BadRequest,
+    Conflict,
     InvalidToken,
     NetworkError,
     RetryAfter,
     TelegramError,
+    TimedOut,
 )
 from telegram.ext import (
     Application,
@@ -49,12 +55,14 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, TelegramSettings
 from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, slot_released
+from bot.health import Liveness
 from bot.replies import COMMANDS, FaqBot, Reply
+from bot.webhook_server import WebhookServer
 
 logger = logging.getLogger(__name__)
 
@@ -560,7 +568,7 @@ def _retry_after(error: RetryAfter) -> float:
     with warnings.catch_warnings():  # its type changes in PTB 23; either works here
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = error.retry_after
-    return value.total_seconds() if isinstance(value, datetime.timedelta) else float(value)
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 class BoundedStopApplication(Application):
@@ -588,10 +596,12 @@ async def register_commands(application: Application) -> None:
 
 
 def build_application(
-    settings: Settings, faq: FaqBot, *, request: BaseRequest | None = None
+    settings: Settings, faq: FaqBot, *, request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
 ) -> Application:
     """The Application with every handler, in order (the deep-link /start before the plain
-    one). ``request`` replaces the HTTP client (tests pass one that never touches the network).
+    one). ``request`` replaces the HTTP client (tests pass one that never touches the network);
+    ``updates_request`` the one for getUpdates.
     """
     telegram = settings.telegram
     throttle = LogThrottle(logger)
@@ -613,6 +623,8 @@ def build_application(
             builder = builder.base_file_url(telegram.base_url[: -len("bot")] + "file/bot")
     if request is not None:
         builder = builder.request(request)
+    if updates_request is not None:
+        builder = builder.get_updates_request(updates_request)
     application = builder.build()
     application.bot_data["faq"] = faq
     application.bot_data["log_throttle"] = throttle
@@ -635,13 +647,50 @@ def build_application(
     return application
 
 
+REDACTED = "<redacted>"
+POLL_TIMEOUT_SECONDS = 10  # long polling: Telegram holds getUpdates open this long at most
+POLL_RETRY_MAX_SECONDS = 30  # after repeated failures, retry at least this often (as PTB does)
+POLL_RETRY_GROWTH = 1.5
+WEBHOOK_CHECK_SECONDS = 30  # getWebhookInfo: the webhook is still ours and Telegram reaches it
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+API_CONNECTIONS = 256  # python-telegram-bot's default pool for API calls (1 for getUpdates)
+
+
+def _any_encoding(char: str) -> str:
+    """A regex for one character of a secret: itself or percent-encoded (%3A, or %253A)."""
+    encoded = "".join(f"%(?:25)?{byte:02X}" for byte in char.encode())
+    return f"(?:{re.escape(char)}|{encoded})"
+
+
+class Redactor:
+    """Replaces secrets in text, in every form an echo of a URL can give them: any letter
+    case, percent-encoded character by character, and for the bot token also the part after
+    the colon alone (the bot id before it is public)."""
+
+    def __init__(self, *secrets: str):
+        forms: set[str] = set()
+        for secret in filter(None, secrets):
+            forms.add(secret)
+            _, colon, key = secret.partition(":")
+            if colon and key:
+                forms.add(key)
+        self._patterns = [re.compile("".join(map(_any_encoding, form)), re.IGNORECASE)
+                          for form in sorted(forms, key=len, reverse=True)]
+
+    def __call__(self, text: str) -> str:
+        for pattern in self._patterns:
+            text = pattern.sub(REDACTED, text)
+        return text
+
+
 class RedactSecrets(logging.Filter):
     """Replaces the token (and webhook secret) in log records: python-telegram-bot puts the
-    token in some exception messages, e.g. when Telegram rejects it."""
+    token in some exception messages, e.g. when Telegram rejects it, and a server or proxy
+    may echo the request URL in an error."""
 
     def __init__(self, *secrets: str):
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        self.redact = Redactor(*secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -650,42 +699,294 @@ class RedactSecrets(logging.Filter):
             return True
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        for secret in self.secrets:
-            message = message.replace(secret, "<redacted>")
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(secret, "<redacted>")
-        record.msg, record.args = message, None
+        record.msg, record.args = self.redact(message), None
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
         return True
 
 
-def _connect(application: Application, where: str) -> None:
-    """getMe on the loop the application will run on: a rejected token or an unreachable
-    server becomes one line (ConfigError) instead of a logged traceback."""
+def _is_api_answer(payload: bytes, success: bool) -> bool:
+    """A Bot API answer: {"ok": true, "result": ...} or {"ok": false, ...}."""
+    try:
+        answer = json.loads(payload)
+    except ValueError:
+        return False
+    if not isinstance(answer, dict) or answer.get("ok") is not success:
+        return False
+    return "result" in answer if success else isinstance(answer.get("description", ""), str)
+
+
+def _status_only(code: int, note: str = "") -> bytes:
+    """A Bot API error that names only the HTTP status of what the server sent."""
+    try:
+        phrase = f" {HTTPStatus(code).phrase}"
+    except ValueError:
+        phrase = ""
+    return json.dumps({"ok": False, "error_code": code,
+                       "description": f"HTTP {code}{phrase}{note}"}).encode()
+
+
+class BotApiRequest(HTTPXRequest):
+    """HTTPXRequest that gives python-telegram-bot only Bot API answers: a server error or
+    anything that is not the Bot API's JSON (a proxy's HTML page, an empty body) becomes an
+    error naming just the HTTP status, so no body (which may echo the URL, i.e. the token)
+    reaches a message or a log. Remembers the last status for one-line errors."""
+
+    last_status: int | None = None
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        read_timeout: Any = BaseRequest.DEFAULT_NONE,  # Any: PTB's ODVInput type is private
+        write_timeout: Any = BaseRequest.DEFAULT_NONE,
+        connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+        pool_timeout: Any = BaseRequest.DEFAULT_NONE,
+    ) -> tuple[int, bytes]:
+        code, payload = await super().do_request(
+            url, method, request_data, read_timeout, write_timeout, connect_timeout, pool_timeout
+        )
+        self.last_status = code
+        success = HTTPStatus.OK <= code < HTTPStatus.MULTIPLE_CHOICES
+        if not _is_api_answer(payload, success):
+            if success:  # 502 makes python-telegram-bot treat it as a network error
+                return HTTPStatus.BAD_GATEWAY, _status_only(code, ", not a Bot API answer")
+            return code, _status_only(code, ", not a Bot API answer")
+        if code >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            return code, _status_only(code)
+        return code, payload
+
+
+def _status(request: BotApiRequest) -> str:
+    return f"HTTP {request.last_status}" if request.last_status else "no answer"
+
+
+def _startup_error(error: Exception, where: str, request: BotApiRequest) -> ConfigError:
+    """One line for a failed getMe, by kind and HTTP status (a body may echo the token)."""
+    if isinstance(error, InvalidToken):
+        not_found = request.last_status == HTTPStatus.NOT_FOUND
+        hint = " (or check telegram.base_url)" if not_found else ""
+        return ConfigError(f"Telegram rejected TELEGRAM_BOT_TOKEN ({_status(request)} from "
+                           f"getMe): copy the token from @BotFather again{hint}")
+    if isinstance(error, NetworkError):
+        return ConfigError(f"cannot reach the Telegram Bot API at {where}: {error.message}")
+    if isinstance(error, TelegramError):
+        return ConfigError(f"the Telegram Bot API at {where} refused getMe ({_status(request)})")
+    return ConfigError(f"the Telegram Bot API at {where} gave an unexpected answer to getMe "
+                       f"({_status(request)}, {error.__class__.__name__})")
+
+
+def _connect(application: Application, where: str, request: BotApiRequest) -> None:
+    """getMe on the loop the application will run on: a rejected token, an unreachable
+    server or an unexpected answer becomes one line (ConfigError), never a traceback."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
         loop.run_until_complete(application.bot.initialize())
-    except (InvalidToken, NetworkError) as error:
+    except Exception as error:
         loop.run_until_complete(application.bot.shutdown())
         loop.close()
-        if isinstance(error, InvalidToken):  # its message contains the token
-            raise ConfigError("Telegram rejected TELEGRAM_BOT_TOKEN: copy the token from "
-                              "@BotFather again") from None
-        raise ConfigError(f"cannot reach the Telegram Bot API at {where}: {error}") from None
+        raise _startup_error(error, where, request) from None
 
 
-def run_telegram(settings: Settings, faq: FaqBot) -> None:
+class _Stop:
+    """Stops serving: a signal (no reason), or an answer that retrying cannot fix (the
+    reason becomes the one line of exit code 2)."""
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.reason = ""
+
+    def __call__(self, reason: str = "") -> None:
+        self.reason = self.reason or reason
+        self.event.set()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, but wake up when stopped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), seconds)
+
+
+def _revoked(request: BotApiRequest) -> str:
+    return (f"Telegram rejected TELEGRAM_BOT_TOKEN while running ({_status(request)}): it was "
+            "revoked or changed; set the current token from @BotFather and start again")
+
+
+def _failure(error: Exception) -> str:
+    if isinstance(error, TelegramError):
+        return error.message
+    return f"unexpected answer: {error.__class__.__name__}"
+
+
+def _retry_seconds(error: RetryAfter) -> float:
+    wait = error.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+async def _poll(application: Application, request: BotApiRequest, liveness: Liveness,
+                stop: _Stop) -> None:
+    """Long polling into the application's update queue, until cancelled. A rejected token
+    (401/404) or a conflict (409: another getUpdates or a webhook) stops the bot: retrying
+    cannot help, and a supervisor restarts a process that exits, not one that is deaf."""
+    bot = application.bot
+    offset: int | None = None
+    webhook_deleted = False
+    delay = 0.0
+
+    async def confirm() -> None:
+        """Tell Telegram the fetched updates are done, or they come again after a restart."""
+        if offset is not None and not stop.reason:
+            with contextlib.suppress(Exception):
+                await bot.get_updates(offset=offset, timeout=0)
+
+    try:
+        while not stop.event.is_set():  # not only cancelled: 3.11's wait_for can swallow that
+            try:
+                if not webhook_deleted:
+                    await bot.delete_webhook()  # getUpdates fails while a webhook is set
+                    webhook_deleted = True
+                updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_SECONDS,
+                                                allowed_updates=ALLOWED_UPDATES)
+            except InvalidToken:
+                stop(_revoked(request))
+                return
+            except Conflict:
+                stop(f"another instance receives this bot's updates ({_status(request)} "
+                     "Conflict: a second getUpdates or a webhook): stop it and start again")
+                return
+            except RetryAfter as error:
+                delay = _retry_seconds(error)
+            except TimedOut:
+                delay = 0.0
+            except Exception as error:  # an answer that is no use: say so in one line, retry
+                delay = min(POLL_RETRY_MAX_SECONDS, max(1.0, delay * POLL_RETRY_GROWTH))
+                logger.warning("getUpdates failed (%s); retrying in %.0f s", _failure(error),
+                               delay)
+            else:
+                delay = 0.0
+                liveness.mark_ok()
+                for update in updates:
+                    await application.update_queue.put(update)
+                if updates:
+                    offset = updates[-1].update_id + 1
+            if delay:
+                await stop.sleep(delay)
+    except asyncio.CancelledError:
+        await confirm()
+        raise
+    await confirm()
+
+
+async def _check_webhook(application: Application, request: BotApiRequest, url: str,
+                         liveness: Liveness, stop: _Stop) -> None:
+    """getWebhookInfo: still our URL, and Telegram not failing to reach it with updates
+    waiting. Liveness does not depend on users writing to the bot."""
+    try:
+        info = await application.bot.get_webhook_info()
+    except InvalidToken:
+        stop(_revoked(request))
+        return
+    except Exception as error:
+        logger.warning("getWebhookInfo failed (%s)", _failure(error))
+        return
+    if info.url != url:
+        stop(f"the webhook is no longer {url} (another instance set {info.url or 'none'}): "
+             "stop the other instance and start again")
+        return
+    failing = info.last_error_date is not None and (
+        datetime.now(UTC) - info.last_error_date).total_seconds() < 2 * WEBHOOK_CHECK_SECONDS
+    if failing and info.pending_update_count:
+        logger.warning("Telegram cannot deliver to the webhook (%s); %d updates waiting",
+                       info.last_error_message, info.pending_update_count)
+        return
+    liveness.mark_ok()
+
+
+async def _receive_webhooks(application: Application, request: BotApiRequest,
+                            server: WebhookServer, telegram: TelegramSettings,
+                            liveness: Liveness, stop: _Stop) -> None:
+    """Serve the (already bound) webhook, then tell Telegram its URL; check it periodically."""
+    server.start()
+    try:
+        try:
+            await application.bot.set_webhook(
+                telegram.webhook_url, secret_token=telegram.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        except InvalidToken:
+            stop(_revoked(request))
+            return
+        except TelegramError as error:
+            stop(f"Telegram refused setWebhook for {telegram.webhook_url}: {error.message}")
+            return
+        while not stop.event.is_set():
+            await _check_webhook(application, request, telegram.webhook_url, liveness, stop)
+            await stop.sleep(WEBHOOK_CHECK_SECONDS)
+    finally:
+        await server.stop()
+
+
+async def _serve(application: Application,
+                 receive: Callable[[_Stop], Coroutine[Any, Any, None]]) -> str:
+    """Run the application, fed by ``receive``, until a stop signal or a fatal answer.
+    Returns the reason to exit with 2, or '' after a signal."""
+    stop = _Stop()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop)
+    try:
+        async with application:  # initialize ... shutdown
+            if application.post_init:
+                await application.post_init(application)
+            await application.start()
+            receiving = asyncio.create_task(receive(stop))
+            stopping = asyncio.create_task(stop.event.wait())
+            try:
+                await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (receiving, stopping):
+                    task.cancel()
+                await asyncio.gather(receiving, stopping, return_exceptions=True)
+                await application.stop()
+                if application.post_stop:
+                    await application.post_stop(application)
+            if not receiving.cancelled() and receiving.exception() is not None:
+                logger.error("receiving updates failed", exc_info=receiving.exception())
+                stop("receiving updates failed unexpectedly (see the log above)")
+            elif not stop.event.is_set():
+                stop("receiving updates stopped unexpectedly")
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+    return stop.reason
+
+
+def run_telegram(settings: Settings, faq: FaqBot, liveness: Liveness | None = None) -> None:
     """Serve Telegram until stopped (Ctrl-C, SIGTERM): long polling, or a webhook server.
 
-    Raises ConfigError (one line, never the token) when the webhook settings are incomplete,
-    Telegram rejects the token or the Bot API cannot be reached at start.
+    Raises ConfigError (one line, never the token in any form) when the webhook settings are
+    incomplete, its port cannot be taken, Telegram rejects the token (at start or later),
+    the Bot API cannot be reached or answers nonsense at start, or another instance takes
+    the updates. ``liveness`` records every successful poll or webhook delivery.
     """
     telegram = settings.telegram
     for name in ("httpx", "httpcore"):  # their log lines carry request URLs, i.e. the token
         logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("tornado.access").setLevel(logging.WARNING)  # not a line per update
     redact = RedactSecrets(telegram.token, telegram.webhook_secret)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
+    try:
+        _run(settings, faq, liveness or Liveness())
+    except ConfigError as error:
+        raise ConfigError(redact.redact(str(error))) from None
+
+
+def _run(settings: Settings, faq: FaqBot, liveness: Liveness) -> None:
+    telegram = settings.telegram
     if telegram.mode == "webhook":
         if not telegram.webhook_url:
             raise ConfigError("telegram.webhook_url must be set for webhook mode "
@@ -693,16 +994,35 @@ def run_telegram(settings: Settings, faq: FaqBot) -> None:
         if not _WEBHOOK_SECRET.match(telegram.webhook_secret):
             raise ConfigError("webhook mode needs TELEGRAM_WEBHOOK_SECRET: 1-256 characters "
                               "of A-Z, a-z, 0-9, _ and -")
-    application = build_application(settings, faq)
-    _connect(application, telegram.base_url or "https://api.telegram.org")
+    api = BotApiRequest(connection_pool_size=API_CONNECTIONS)
+    updates_api = BotApiRequest(connection_pool_size=1)
+    application = build_application(settings, faq, request=api, updates_request=updates_api)
+
+    async def deliver(data: dict[str, Any]) -> None:
+        await application.update_queue.put(Update.de_json(data, application.bot))
+
+    receive: Callable[[_Stop], Coroutine[Any, Any, None]]
     if telegram.mode == "webhook":
-        application.run_webhook(
-            listen=telegram.webhook_listen,
-            port=telegram.webhook_port,
-            url_path=telegram.webhook_path,
-            webhook_url=telegram.webhook_url,
-            secret_token=telegram.webhook_secret,
-            allowed_updates=ALLOWED_UPDATES,
-        )
+        server = WebhookServer(telegram.webhook_path, telegram.webhook_secret, deliver, liveness)
+        server.bind(telegram.webhook_listen, telegram.webhook_port)  # before setWebhook
+        try:
+            _connect(application, telegram.base_url or "https://api.telegram.org", api)
+        except ConfigError:
+            server.close()
+            raise
+
+        def receive(stop: _Stop) -> Coroutine[Any, Any, None]:
+            return _receive_webhooks(application, api, server, telegram, liveness, stop)
     else:
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        _connect(application, telegram.base_url or "https://api.telegram.org", api)
+
+        def receive(stop: _Stop) -> Coroutine[Any, Any, None]:
+            return _poll(application, updates_api, liveness, stop)
+
+    loop = asyncio.get_event_loop()
+    try:
+        reason = loop.run_until_complete(_serve(application, receive))
+    finally:
+        loop.close()
+    if reason:
+        raise ConfigError(reason)

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -743,3 +744,39 @@ def test_secrets_are_redacted_from_log_records() -> None:
     assert TOKEN not in formatted
     assert "URL: https://api.telegram.org/bot<redacted>" in formatted
     assert "The token `<redacted>` was rejected" in formatted
+
+
+def _every_byte(text: str) -> str:
+    return "".join(f"%{byte:02x}" for byte in text.encode())
+
+
+@pytest.mark.parametrize("echo", [
+    TOKEN, TOKEN.lower(), TOKEN.upper(), quote(TOKEN, safe=""), quote(TOKEN, safe="").lower(),
+    quote(quote(TOKEN, safe=""), safe=""), _every_byte(TOKEN), _every_byte(TOKEN).upper(),
+    TOKEN.split(":", 1)[1], TOKEN.split(":", 1)[1].swapcase(), _every_byte(TOKEN.split(":")[1]),
+])
+def test_the_token_is_redacted_in_every_form_an_echo_gives_it(echo: str) -> None:
+    redact = telegram_app.Redactor(TOKEN, "hook-Secret_1")
+    text = redact(f"404 Not Found: /bot{echo}/getMe and HOOK-SECRET_1")
+    assert text == "404 Not Found: /bot<redacted>/getMe and <redacted>"
+    secret_part = TOKEN.split(":", 1)[1].lower()
+    assert secret_part not in text.lower()
+
+
+def test_the_bot_id_alone_is_not_redacted() -> None:
+    redact = telegram_app.Redactor(TOKEN, "")
+    assert redact("bot 1234567 answered") == "bot 1234567 answered"
+
+
+def test_log_records_are_redacted_in_tracebacks_and_stacks() -> None:
+    redact = telegram_app.RedactSecrets(TOKEN)
+    try:
+        raise ValueError(f"upstream said {TOKEN.lower()}")
+    except ValueError as error:
+        record = logging.LogRecord("telegram.ext", logging.ERROR, __file__, 1, "%s", (
+            quote(TOKEN, safe=""),), (type(error), error, error.__traceback__))
+    record.stack_info = f"Stack: {TOKEN}"
+    assert redact.filter(record)
+    formatted = logging.Formatter().format(record)
+    assert "<redacted>" in formatted and "upstream said <redacted>" in formatted
+    assert TOKEN.split(":", 1)[1].lower() not in formatted.lower()

@@ -230,6 +230,12 @@ class ChatLimit:
 
 
 @dataclass
+class RawAnswer:
+    respond: Callable[[web.Request], web.Response]
+    times: int = 1
+
+
+@dataclass
 class CallbackQuery:
     id: str
     user: dict[str, Any]
@@ -273,6 +279,8 @@ class BotApiEmulator:
         self.failures: dict[str, list[Failure]] = {}
         self.chat_limits: dict[int, ChatLimit] = {}
         self.outage_until = 0.0  # monotonic time: until then every request gets a 502
+        self.raw_answers: dict[str, list[RawAnswer]] = {}
+        self.revoked = False
         self._updates: list[dict[str, Any]] = []
         self._allowed: list[str] = []
         self._update_ids = itertools.count(10_000)
@@ -330,10 +338,31 @@ class BotApiEmulator:
         Gateway (a request already being served, like a long poll, still completes)."""
         self.outage_until = time.monotonic() + seconds
 
+    def answer_next(self, method: str, respond: Callable[[web.Request], web.Response], *,
+                    times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``respond(request)`` whatever the
+        token: what a proxy or a broken server might send (HTML, an echo of the path...)."""
+        self.raw_answers.setdefault(method, []).append(RawAnswer(respond, times))
+
+    def revoke(self) -> None:
+        """The token is revoked (@BotFather /revoke): every call, a waiting getUpdates
+        included, is answered 401 from now on."""
+        self.revoked = True
+        self._notify()
+
     # --- HTTP --------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.Response:
-        if request.match_info["token"] != self.token:
+        raw = self.raw_answers.get(request.match_info["method"])
+        if raw:
+            raw[0].times -= 1
+            answer = raw[0].respond
+            if raw[0].times <= 0:
+                raw.pop(0)
+            self.calls.append(Call(request.match_info["method"], {}, time.monotonic(), "raw"))
+            self._notify()
+            return answer(request)
+        if self.revoked or request.match_info["token"] != self.token:
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
@@ -443,6 +472,8 @@ class BotApiEmulator:
             await asyncio.wait({changed, poller}, timeout=remaining,
                                return_when=asyncio.FIRST_COMPLETED)
             changed.cancel()
+            if self.revoked:
+                raise ApiError(401, "Unauthorized")
             if poller.done():
                 raise ApiError(409, "Conflict: terminated by other getUpdates request; make sure "
                                     "that only one bot instance is running")
