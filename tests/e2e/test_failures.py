@@ -149,7 +149,9 @@ def webhook_settings(port: int, listen: str = "127.0.0.1") -> dict[str, object]:
             "webhook_url": f"http://127.0.0.1:{port}/telegram", "webhook_path": "telegram"}
 
 
-@pytest.mark.parametrize("listen", ["127.0.0.1", "256.1.2.3", "no-such-host.invalid"])
+# an address that is no IP address is refused by the config (tests/test_hostile_input.py);
+# 192.0.2.1 (TEST-NET-1) is one, but not of this machine: binding it fails, nothing is sent
+@pytest.mark.parametrize("listen", ["127.0.0.1", "192.0.2.1"])
 async def test_a_busy_port_or_bad_address_exits_2_before_set_webhook(
     tmp_path: Path, cache_dir: Path, listen: str,
 ) -> None:
