@@ -7,6 +7,7 @@ problem can name the file and line it comes from: ``FILE:LINE: message``.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,27 +21,62 @@ AUTHOR_ID = "author"
 _SECTION_ID = re.compile(r"^s(\d+)$")
 _MEASURE_ID = re.compile(r"^s(\d+)\.m(\d+)$")
 _SLOGAN_ID = re.compile(r"^sl\d+$")
+# What people type as an ordinal: digits and Chinese numerals, mixed too (1十).
+_NUMBER_TEXT = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]+")
+_DIGIT_NUMERALS = "〇零一二两三四五六七八九"
+_DIGIT_BY_NUMERAL = str.maketrans(_DIGIT_NUMERALS, "001223456789")
+# Longer numbers are not ordinals anyone means; int() refuses more than 4300 digits.
+_LONGEST_NUMBER = 1000
+# Chinese numerals with units (十, 百, ...) longer than this are no number anyone writes.
+_LONGEST_NUMERAL = 40
+# cn2an writes numbers of at most this many digits in Chinese.
+_LONGEST_CHINESE_NUMERAL = 16
 
 
 def numeral(number: int) -> str:
-    """Chinese ordinal numeral for 1..19 as the report writes it (一, 二, ..., 十二)."""
-    if number <= 10:
+    """Chinese numeral as the report writes ordinals: 一, 十二, 二十五, 一百零三.
+
+    Total: 0 is 零, negatives get 负, numbers too long for Chinese stay in digits.
+    """
+    if 1 <= number <= 10:
         return NUMERALS[number - 1]
-    return "十" + NUMERALS[number - 11]
+    if 11 <= number <= 19:
+        return "十" + NUMERALS[number - 11]
+    if len(str(abs(number))) > _LONGEST_CHINESE_NUMERAL:
+        return str(number)
+    import cn2an  # loaded only for unusual numbers; it costs ~0.1 s to import
+
+    return str(cn2an.an2cn(number))
 
 
-def chinese_number(numeral: str) -> int:
-    """Value of a small Chinese numeral as used for ordinals (一 ... 十九)."""
-    if numeral == "十":
-        return 10
-    if numeral.startswith("十"):
-        return 10 + NUMERALS.index(numeral[1]) + 1
-    if numeral.endswith("十"):
-        return (NUMERALS.index(numeral[0]) + 1) * 10
-    if "十" in numeral:
-        tens, ones = numeral.split("十")
-        return (NUMERALS.index(tens) + 1) * 10 + NUMERALS.index(ones) + 1
-    return NUMERALS.index(numeral) + 1
+def parse_number(text: str) -> int | None:
+    """The whole number a user wrote as an ordinal, in any form; None when it is not one.
+
+    Total (never raises): digits of any width (3, ３, 007), Chinese numerals (三, 十一,
+    二十五, 一百零三, 两, 〇), digit by digit (一三 is 13), mixed (1十), with or
+    without 第. Not numbers: -1, 2.5, 十十, 三是, '' and numbers over a thousand digits.
+
+    >>> [parse_number(t) for t in ("第２", "一三", "一百零三", "1十", "-1")]
+    [2, 13, 103, 10, None]
+    """
+    text = unicodedata.normalize("NFKC", text).strip().removeprefix("第")
+    if text.isdecimal():  # digits of any script: int() reads them all
+        return int(text) if len(text) <= _LONGEST_NUMBER else None
+    if not _NUMBER_TEXT.fullmatch(text):
+        return None
+    if all(c in _DIGIT_NUMERALS for c in text):  # 二〇一三, 一三: digit by digit
+        return parse_number(text.translate(_DIGIT_BY_NUMERAL))
+    if len(text) > _LONGEST_NUMERAL:
+        return None
+    import cn2an  # loaded only for numerals with units; it costs ~0.1 s to import
+
+    try:
+        value = cn2an.cn2an(text, "smart")
+    except (ValueError, KeyError):  # what cn2an raises for text that is no number
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    return value if isinstance(value, int) and value >= 0 else None
 
 
 def short_title(title: str) -> str:
@@ -92,6 +128,11 @@ class Section:
 
     def measure(self, number: int) -> Measure | None:
         return next((m for m in self.measures if m.number == number), None)
+
+    @property
+    def measure_count(self) -> int:
+        """How many measures the source numbers: those kept and those it lost."""
+        return max((*(m.number for m in self.measures), *self.missing_measures), default=0)
 
 
 @dataclass(frozen=True)
