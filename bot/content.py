@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 NUMERALS = "一二三四五六七八九十"
@@ -309,10 +310,10 @@ class _Reader:
         node = fields.get(key)
         if node is None:
             return 0
-        if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+        value = _whole_number(node)
+        if value is None:
             self.problem(node, f"'{key}' in {what} must be a whole number")
             return 0
-        value = int(node.value)
         if value < 1:
             self.problem(node, f"'{key}' in {what} must be 1 or more")
         return value
@@ -340,11 +341,25 @@ class _Reader:
     def integers(self, fields: dict[str, Node], key: str, what: str) -> tuple[int, ...]:
         values = []
         for item in self.sequence(fields, key, what):
-            if not isinstance(item, ScalarNode) or item.tag != "tag:yaml.org,2002:int":
+            value = _whole_number(item)
+            if value is None:
                 self.problem(item, f"items of '{key}' in {what} must be whole numbers")
+            elif value < 1:
+                self.problem(item, f"items of '{key}' in {what} must be 1 or more")
             else:
-                values.append(int(item.value))
+                values.append(value)
         return tuple(values)
+
+
+def _whole_number(node: Node) -> int | None:
+    """The value of a YAML integer as YAML reads it (0x1F, 1_000, 010 is octal 8); None for
+    anything else, also for integers too long for Python to read (over 4300 digits)."""
+    if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+        return None
+    try:
+        return int(SafeConstructor().construct_yaml_int(node))
+    except ValueError:
+        return None
 
 
 _PASSAGE_KEYS = ("questions", "keywords")
@@ -367,9 +382,17 @@ def _read_measure(reader: _Reader, node: Node, section: Section) -> Measure:
     return measure
 
 
-def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Measure, Node]]]:
-    """Read a section; also return each measure with its node (for duplicate-id checks)."""
+def _read_section(
+    reader: _Reader, node: Node, position: int
+) -> tuple[Section, list[tuple[Measure, Node]]]:
+    """Read the section at a position (1 for the first); also return each measure with its
+    node (for duplicate-id checks).
+
+    Numbers say where things are: section N is the Nth, measures come in order, and every
+    number up to the last measure is either present or in ``missing_measures``, so that the
+    bot can tell a measure the source lost from one that never existed."""
     what = "section"
+    problems_before = len(reader.problems)
     fields = reader.mapping(
         node, what, ("id", "number", "title", "text", "measures"),
         ("missing_measures", *_PASSAGE_KEYS),
@@ -387,6 +410,12 @@ def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Meas
         reader.problem(
             fields.get("id", node), f"section id '{section.id}' should be 's{section.number}'"
         )
+    if section.number > 0 and section.number != position:
+        reader.problem(
+            fields["number"],
+            f"section number {section.number} is section {position} of the file: "
+            "sections are numbered 1, 2, 3, ... in order",
+        )
     measures: list[tuple[Measure, Node]] = []
     seen: set[int] = set()
     for item in reader.sequence(fields, "measures", f"section {section.id}"):
@@ -401,12 +430,52 @@ def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Meas
                 fields["missing_measures"],
                 f"measure {missing} of {section.id} is listed as missing but present",
             )
+    if len(reader.problems) == problems_before:  # numbers that can be read: are they in place?
+        _check_measure_numbers(reader, fields, section, measures)
     section = Section(
         section.id, section.number, section.title, section.text,
         tuple(m for m, _ in measures), section.missing_measures,
         section.questions, section.keywords,
     )
     return section, measures
+
+
+def _check_measure_numbers(
+    reader: _Reader, fields: dict[str, Node], section: Section,
+    measures: list[tuple[Measure, Node]],
+) -> None:
+    """Measures in order; each missing measure listed once and before the last measure;
+    every number up to the last one present or missing."""
+    last = 0
+    for measure, item in measures:
+        if measure.number < last:
+            reader.problem(
+                item, f"measure {measure.number} of {section.id} comes after measure {last}: "
+                "list measures in order",
+            )
+        last = max(last, measure.number)
+    present = {m.number for m, _ in measures}
+    listed: set[int] = set()
+    for missing in section.missing_measures:
+        if missing in listed:
+            reader.problem(
+                fields["missing_measures"],
+                f"measure {missing} of {section.id} is listed as missing twice",
+            )
+        elif missing > last:
+            reader.problem(
+                fields["missing_measures"],
+                f"missing measure {missing} of {section.id} is beyond its last measure "
+                f"({last or 'none'})",
+            )
+        listed.add(missing)
+    unaccounted = [n for n in range(1, last) if n not in present and n not in listed]
+    if unaccounted:
+        reader.problem(
+            fields["measures"],
+            f"measure {unaccounted[0]} of {section.id} is neither present nor listed in "
+            "missing_measures",
+        )
 
 
 def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
@@ -431,8 +500,8 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
             id_nodes[passage_id] = node
 
     sections = []
-    for item in reader.sequence(top, "sections", "the file"):
-        section, measures = _read_section(reader, item)
+    for position, item in enumerate(reader.sequence(top, "sections", "the file"), start=1):
+        section, measures = _read_section(reader, item, position)
         claim(section.id, item)
         for measure, measure_item in measures:
             claim(measure.id, measure_item)
