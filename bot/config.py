@@ -75,6 +75,7 @@ DEFAULT_TEXTS: dict[str, str] = {
     "empty": "请输入您的问题。",
     "unknown_command": "未知命令：{command}。发送 /help 查看可用命令。",
     "feedback_thanks": "谢谢您的反馈！",
+    "error": "抱歉，刚才出了点问题，请稍后再试，或发送 /help 查看用法。",
 }
 
 

@@ -327,8 +327,32 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log an error with the update that caused it."""
+    """Log an error with the update that caused it, and apologise to the user: a bot that
+    failed says so instead of going silent."""
     logger.error("error while handling %s", _describe(update), exc_info=context.error)
+    if isinstance(update, Update):
+        await _apologise(update, context)
+
+
+async def _apologise(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The last resort: the ``error`` text to the chat, and a pressed button answered (its
+    spinner would otherwise turn until Telegram gives up). Failures here are only logged."""
+    apology = _faq(context).settings.text("error")
+    query = update.callback_query
+    try:
+        if query is not None:
+            try:
+                await query.answer()
+            except BadRequest:  # the handler had answered it already
+                pass
+        chat = update.effective_chat
+        if chat is not None:
+            # in a group, the apology quotes the message it is about
+            asked = update.message.message_id if update.message is not None else None
+            quoted = ReplyParameters(asked, allow_sending_without_reply=True) if asked else None
+            await context.bot.send_message(chat.id, apology, reply_parameters=quoted)
+    except TelegramError as error:
+        logger.warning("could not apologise for %s: %s", _describe(update), error)
 
 
 def _describe(update: object) -> str:
