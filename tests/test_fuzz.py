@@ -71,6 +71,8 @@ def check(faq: FaqBot, reply: Reply) -> None:
     if lost and faq.index.passage(reply.passage_id) is None:
         section = faq.report.section(int(lost.group(1)))
         assert section is not None and int(lost.group(2)) in section.missing_measures
+    if any("原文缺失" in b.text for b in reply.blocks if b.kind == "heading"):
+        assert lost is not None, "a reply about a lost measure names it"
 
 
 @fuzz
