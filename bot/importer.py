@@ -55,10 +55,15 @@ class _Draft:
     role: str = ""
 
 
+# Headings are numbered 一 ... 九十九; a larger number is no heading (and the missing
+# measures below it would have to be listed one by one).
+_LARGEST_HEADING_NUMBER = 99
+
+
 def _ordinal(numeral: str, line: str) -> int:
     """The number of a heading (十二、...); a numeral that is none (十十) is an error."""
     number = parse_number(numeral)
-    if number is None or number < 1:
+    if number is None or not 1 <= number <= _LARGEST_HEADING_NUMBER:
         raise DraftError(f"not a heading number: {line[:40]}")
     return number
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from bot.cli import chat
 from bot.config import Settings
 from bot.content import numeral, parse_number
+from bot.importer import DraftError, draft_yaml
 from bot.replies import FaqBot, Reply
 
 
@@ -196,3 +197,18 @@ def test_console_chat_reads_typed_numbers_as_buttons_or_questions(faq_bot: FaqBo
     replies = [toc, faq_bot.handle("²"), faq_bot.handle("9" * 5000), toc,
                faq_bot.action(second.action)]
     assert stdout.getvalue() == "".join(r.plain() + "\n\n" for r in replies)
+
+
+# --- the importer (raw report text) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("heading", ["十十、着力思想提标", "九九九九九九九九九九、着力思想提标",
+                                     "一、着力思想提标\n九九九九九九九九九九是立足创新。正文。"])
+def test_import_refuses_heading_numbers_that_are_none(heading: str) -> None:
+    with pytest.raises(DraftError, match="not a heading number"):
+        draft_yaml(heading + "\n", "raw.txt")
+
+
+def test_import_reads_headings_beyond_ten() -> None:
+    draft = draft_yaml("十二、着力思想提标\n一是立足创新。正文。\n", "raw.txt")
+    assert "id: s12\n" in draft and "id: s12.m1\n" in draft
