@@ -352,6 +352,13 @@ BROKEN: list[tuple[str, Callable[[str], str], list[tuple[str, str]]]] = [
           "measure 1 of s2 is neither present nor listed in missing_measures")],
     ),
     (
+        "measure-number-far-beyond-the-others",
+        replace("      - id: s2.m2\n        number: 2\n",
+                "      - id: s2.m9999999999\n        number: 9999999999\n"),
+        [("      - id: s2.m9999999999",
+          "measure 2 of s2 is neither present nor listed in missing_measures")],
+    ),
+    (
         "number-too-long-to-read",
         replace("        number: 1\n", "        number: " + "9" * 5000 + "\n"),
         [("number: 999", "'number' in measure of section s1 must be a whole number")],
