@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 from bot.config import Settings, load_settings
-from bot.content import validate
+from bot.content import parse_number, validate
 from bot.errors import EXIT_ERROR, FaqbotError
 from bot.importer import DraftError, draft_yaml
 from bot.replies import FaqBot, Reply, rendering_problems
@@ -259,6 +259,11 @@ def _lines(stdin: TextIO, interactive: bool) -> Iterable[str]:
             return
 
 
+def _button_number(text: str) -> int:
+    """The button a typed number presses (2 or ２, counted from 1); 0 for other text."""
+    return (parse_number(text) or 0) if text.isdecimal() else 0
+
+
 def chat(bot: FaqBot, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
     """Console chat: same replies as Telegram; a number presses a button of the last reply."""
     if interactive:
@@ -274,8 +279,8 @@ def chat(bot: FaqBot, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
             break
         if text in (":good", ":bad"):
             reply = bot.feedback(last.passage_id, text == ":good", last_question)
-        elif text.isdigit() and 1 <= int(text) <= len(buttons):
-            reply = bot.action(buttons[int(text) - 1].action)
+        elif 1 <= (pressed := _button_number(text)) <= len(buttons):
+            reply = bot.action(buttons[pressed - 1].action)
         else:
             reply = bot.handle(text)
             last_question = text

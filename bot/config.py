@@ -102,11 +102,13 @@ DEFAULT_TEXTS: dict[str, str] = {
     "source": "出处：{path}",
     "missing": "原文此处缺失：{what}在来源中已丢失，报告只保留了{kept}。",
     "no_section": "报告没有第{number}部分，共有{count}个部分。",
+    "no_measure": "报告第{section}部分只有{count}点，没有第{number}点。",
     "no_slogan": "没有找到与“{word}”相关的口号。",
     "empty": "请输入您的问题。",
     "unknown_command": "未知命令：{command}。发送 /help 查看可用命令。",
     "feedback_thanks": "谢谢您的反馈！",
     "too_fast": "您发送得太快了，请稍等片刻再提问。",
+    "error": "抱歉，刚才出了点问题，请稍后再试，或发送 /help 查看用法。",
 }
 
 

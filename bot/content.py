@@ -6,11 +6,14 @@ problem can name the file and line it comes from: ``FILE:LINE: message``.
 
 from __future__ import annotations
 
+import itertools
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot import safe_yaml
@@ -19,34 +22,70 @@ from bot.errors import FaqbotError
 NUMERALS = "一二三四五六七八九十"
 INTRO_ID = "intro"
 AUTHOR_ID = "author"
-_CHINESE_NUMBER = re.compile("(?:([一二三四五六七八九]?)(十))?([一二三四五六七八九]?)")
 _SECTION_ID = re.compile(r"^s(\d+)$")
 _MEASURE_ID = re.compile(r"^s(\d+)\.m(\d+)$")
 _SLOGAN_ID = re.compile(r"^sl\d+$")
-_SMALL_NUMBER = re.compile(r"[+-]?[0-9]{1,4}")
 # The real report is 40 KB: 2 MB holds fifty of it and keeps a hostile file from using much memory.
 MAX_CONTENT_BYTES = 2 * 1024 * 1024
-MAX_NUMBER = 19  # sections and measures are numbered 一 ... 十九 (see numeral)
+# Sections and measures are numbered 一 ... 九十九 at most (the importer reads no more);
+# a larger number in content is a typo, and counting up to it would cost time.
+MAX_NUMBER = 99
+# What people type as an ordinal: digits and Chinese numerals, mixed too (1十).
+_NUMBER_TEXT = re.compile(r"[0-9〇零一二两三四五六七八九十百千万亿]+")
+_DIGIT_NUMERALS = "〇零一二两三四五六七八九"
+_DIGIT_BY_NUMERAL = str.maketrans(_DIGIT_NUMERALS, "001223456789")
+# Longer numbers are not ordinals anyone means; int() refuses more than 4300 digits.
+_LONGEST_NUMBER = 1000
+# Chinese numerals with units (十, 百, ...) longer than this are no number anyone writes.
+_LONGEST_NUMERAL = 40
+# cn2an writes numbers of at most this many digits in Chinese.
+_LONGEST_CHINESE_NUMERAL = 16
 
 
 def numeral(number: int) -> str:
-    """Chinese ordinal numeral for 1..19 as the report writes it (一, 二, ..., 十二)."""
-    if number <= 10:
-        return NUMERALS[number - 1]
-    return "十" + NUMERALS[number - 11]
+    """Chinese numeral as the report writes ordinals: 一, 十二, 二十五, 一百零三.
 
-
-def chinese_number(numeral: str) -> int:
-    """Value of a small Chinese numeral as used for ordinals (一 ... 九十九).
-
-    Raises ValueError for anything else (二二, 十十, 一十一十).
+    Total: 0 is 零, negatives get 负, numbers too long for Chinese stay in digits.
     """
-    match = _CHINESE_NUMBER.fullmatch(numeral)
-    if not numeral or match is None:
-        raise ValueError(f"'{numeral[:20]}' is not a Chinese numeral from 一 to 九十九")
-    tens, ten, ones = match.groups()
-    value = NUMERALS.index(tens) + 1 if tens else 1 if ten else 0
-    return value * 10 + (NUMERALS.index(ones) + 1 if ones else 0)
+    if 1 <= number <= 10:
+        return NUMERALS[number - 1]
+    if 11 <= number <= 19:
+        return "十" + NUMERALS[number - 11]
+    if len(str(abs(number))) > _LONGEST_CHINESE_NUMERAL:
+        return str(number)
+    import cn2an  # loaded only for unusual numbers; it costs ~0.1 s to import
+
+    return str(cn2an.an2cn(number))
+
+
+def parse_number(text: str) -> int | None:
+    """The whole number a user wrote as an ordinal, in any form; None when it is not one.
+
+    Total (never raises): digits of any width (3, ３, 007), Chinese numerals (三, 十一,
+    二十五, 一百零三, 两, 〇), digit by digit (一三 is 13), mixed (1十), with or
+    without 第. Not numbers: -1, 2.5, 十十, 三是, '' and numbers over a thousand digits.
+
+    >>> [parse_number(t) for t in ("第２", "一三", "一百零三", "1十", "-1")]
+    [2, 13, 103, 10, None]
+    """
+    text = unicodedata.normalize("NFKC", text).strip().removeprefix("第")
+    if text.isdecimal():  # digits of any script: int() reads them all
+        return int(text) if len(text) <= _LONGEST_NUMBER else None
+    if not _NUMBER_TEXT.fullmatch(text):
+        return None
+    if all(c in _DIGIT_NUMERALS for c in text):  # 二〇一三, 一三: digit by digit
+        return parse_number(text.translate(_DIGIT_BY_NUMERAL))
+    if len(text) > _LONGEST_NUMERAL:
+        return None
+    import cn2an  # loaded only for numerals with units; it costs ~0.1 s to import
+
+    try:
+        value = cn2an.cn2an(text, "smart")
+    except (ValueError, KeyError):  # what cn2an raises for text that is no number
+        return None
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and value >= 0 else None
+    return value if isinstance(value, int) and value >= 0 else None
 
 
 def short_title(title: str) -> str:
@@ -98,6 +137,11 @@ class Section:
 
     def measure(self, number: int) -> Measure | None:
         return next((m for m in self.measures if m.number == number), None)
+
+    @property
+    def measure_count(self) -> int:
+        """How many measures the source numbers: those kept and those it lost."""
+        return max((*(m.number for m in self.measures), *self.missing_measures), default=0)
 
 
 @dataclass(frozen=True)
@@ -278,14 +322,11 @@ class _Reader:
 
     def number(self, node: Node, what: str) -> int:
         """A section or measure number, 1 to MAX_NUMBER; 0 (with a problem) otherwise."""
-        if (
-            not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:int"
-            or not _SMALL_NUMBER.fullmatch(node.value)  # not 0x1f, 1:20 or 10,000 digits
-            or not 1 <= int(node.value) <= MAX_NUMBER
-        ):
+        value = _whole_number(node)
+        if value is None or not 1 <= value <= MAX_NUMBER:
             self.problem(node, f"{what} must be a whole number from 1 to {MAX_NUMBER}")
             return 0
-        return int(node.value)
+        return value
 
     def integer(self, fields: dict[str, Node], key: str, what: str) -> int:
         node = fields.get(key)
@@ -320,6 +361,17 @@ class _Reader:
         return tuple(values)
 
 
+def _whole_number(node: Node) -> int | None:
+    """The value of a YAML integer as YAML reads it (0x1F, 1_000, 010 is octal 8); None for
+    anything else, also for integers too long for Python to read (over 4300 digits)."""
+    if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:int":
+        return None
+    try:
+        return int(SafeConstructor().construct_yaml_int(node))
+    except ValueError:
+        return None
+
+
 _PASSAGE_KEYS = ("questions", "keywords")
 
 
@@ -340,9 +392,17 @@ def _read_measure(reader: _Reader, node: Node, section: Section) -> Measure:
     return measure
 
 
-def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Measure, Node]]]:
-    """Read a section; also return each measure with its node (for duplicate-id checks)."""
+def _read_section(
+    reader: _Reader, node: Node, position: int
+) -> tuple[Section, list[tuple[Measure, Node]]]:
+    """Read the section at a position (1 for the first); also return each measure with its
+    node (for duplicate-id checks).
+
+    Numbers say where things are: section N is the Nth, measures come in order, and every
+    number up to the last measure is either present or in ``missing_measures``, so that the
+    bot can tell a measure the source lost from one that never existed."""
     what = "section"
+    problems_before = len(reader.problems)
     fields = reader.mapping(
         node, what, ("id", "number", "title", "text", "measures"),
         ("missing_measures", *_PASSAGE_KEYS),
@@ -360,6 +420,12 @@ def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Meas
         reader.problem(
             fields.get("id", node), f"section id '{section.id}' should be 's{section.number}'"
         )
+    if section.number > 0 and section.number != position:
+        reader.problem(
+            fields["number"],
+            f"section number {section.number} is section {position} of the file: "
+            "sections are numbered 1, 2, 3, ... in order",
+        )
     measures: list[tuple[Measure, Node]] = []
     seen: set[int] = set()
     for item in reader.sequence(fields, "measures", f"section {section.id}"):
@@ -374,12 +440,55 @@ def _read_section(reader: _Reader, node: Node) -> tuple[Section, list[tuple[Meas
                 fields["missing_measures"],
                 f"measure {missing} of {section.id} is listed as missing but present",
             )
+    if len(reader.problems) == problems_before:  # numbers that can be read: are they in place?
+        _check_measure_numbers(reader, fields, section, measures)
     section = Section(
         section.id, section.number, section.title, section.text,
         tuple(m for m, _ in measures), section.missing_measures,
         section.questions, section.keywords,
     )
     return section, measures
+
+
+def _check_measure_numbers(
+    reader: _Reader, fields: dict[str, Node], section: Section,
+    measures: list[tuple[Measure, Node]],
+) -> None:
+    """Measures in order; each missing measure listed once and before the last measure;
+    every number up to the last one present or missing."""
+    last = 0
+    for measure, item in measures:
+        if measure.number < last:
+            reader.problem(
+                item, f"measure {measure.number} of {section.id} comes after measure {last}: "
+                "list measures in order",
+            )
+        last = max(last, measure.number)
+    present = {m.number for m, _ in measures}
+    listed: set[int] = set()
+    for missing in section.missing_measures:
+        if missing in listed:
+            reader.problem(
+                fields["missing_measures"],
+                f"measure {missing} of {section.id} is listed as missing twice",
+            )
+        elif missing > last:
+            reader.problem(
+                fields["missing_measures"],
+                f"missing measure {missing} of {section.id} is beyond its last measure "
+                f"({last or 'none'})",
+            )
+        listed.add(missing)
+    accounted = present | listed
+    # the first number neither present nor missing (found in len(accounted) steps, so a
+    # measure numbered 9999999999 costs nothing)
+    unaccounted = next(n for n in itertools.count(1) if n not in accounted)
+    if unaccounted < last:
+        reader.problem(
+            fields["measures"],
+            f"measure {unaccounted} of {section.id} is neither present nor listed in "
+            "missing_measures",
+        )
 
 
 def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
@@ -404,8 +513,8 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
             id_nodes[passage_id] = node
 
     sections = []
-    for item in reader.sequence(top, "sections", "the file"):
-        section, measures = _read_section(reader, item)
+    for position, item in enumerate(reader.sequence(top, "sections", "the file"), start=1):
+        section, measures = _read_section(reader, item, position)
         claim(section.id, item)
         for measure, measure_item in measures:
             claim(measure.id, measure_item)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.content import chinese_number
+from bot.content import parse_number
 
 # A real line runs from its first Chinese character to its last Chinese
 # character or closing Chinese punctuation; the junk never contains either.
@@ -55,13 +55,26 @@ class _Draft:
     role: str = ""
 
 
+# Headings are numbered 一 ... 九十九; a larger number is no heading (and the missing
+# measures below it would have to be listed one by one).
+_LARGEST_HEADING_NUMBER = 99
+
+
+def _ordinal(numeral: str, line: str) -> int:
+    """The number of a heading (十二、...); a numeral that is none (十十) is an error."""
+    number = parse_number(numeral)
+    if number is None or not 1 <= number <= _LARGEST_HEADING_NUMBER:
+        raise DraftError(f"not a heading number: {line[:40]}")
+    return number
+
+
 def _parse(lines: list[str]) -> _Draft:
     draft = _Draft()
     for line in lines:
         if _ASCII_LETTER.search(line):
             raise DraftError(f"junk left after cleaning: {line[:40]}")
         if section := _SECTION.match(line):
-            number = chinese_number(section.group(1))
+            number = _ordinal(section.group(1), line)
             draft.sections.append(
                 {
                     "id": f"s{number}",
@@ -75,7 +88,7 @@ def _parse(lines: list[str]) -> _Draft:
             )
         elif (measure := _MEASURE.match(line)) and draft.sections:
             current = draft.sections[-1]
-            number = chinese_number(measure.group(1))
+            number = _ordinal(measure.group(1), line)
             current["measures"].append(
                 {
                     "id": f"{current['id']}.m{number}",

@@ -21,8 +21,8 @@ from functools import partial
 from rapidfuzz import fuzz
 
 from bot.config import Settings
-from bot.content import INTRO_ID, Passage, Problem, Report, Section, chinese_number, numeral
-from bot.search import SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
+from bot.content import INTRO_ID, Passage, Problem, Report, Section, numeral, parse_number
+from bot.search import ABSENT, SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
 from bot.store import SqliteStore, Store
 from bot.textnorm import compact
 
@@ -201,6 +201,8 @@ class FaqBot:
             best_id = result.hits[0].id if result.hits else ""
             self.store.record_question(question, best_id, best_score, result.answered)
         if not result.answered:
+            if result.hits and result.hits[0].kind == ABSENT:
+                return self._absent(result.hits[0])
             return self._decline(result)
         best = result.hits[0]
         if best.kind == "slogans":
@@ -256,7 +258,7 @@ class FaqBot:
             section = next((s for s in self.report.sections if s.id == payload), None)
             if section is not None:
                 return self.section(section)
-            if self.index.passage(payload) is not None:
+            if self.index.passage(payload) is not None or self._lost_measure(payload):
                 return self.show(payload)
         example = self._examples()[0][0] if self._examples() else "第二部分讲了什么"
         blocks = (
@@ -282,7 +284,7 @@ class FaqBot:
 
     def section_command(self, argument: str) -> Reply:
         """/section N; without a valid N, the table of contents."""
-        number = _section_number(argument)
+        number, typed = _section_number(argument)
         if number is None:
             toc = self.sections()
             if not argument.strip():
@@ -293,7 +295,7 @@ class FaqBot:
         section = self.report.section(number)
         if section is None:
             return self._note(self.settings.text(
-                "no_section", number=argument, count=len(self.report.sections)
+                "no_section", number=typed, count=len(self.report.sections)
             ), buttons=(_row(TOC_BUTTON),))
         return self.section(section)
 
@@ -366,13 +368,23 @@ class FaqBot:
         passage = self.index.passage(passage_id)
         if passage is not None:
             return self._passage_reply(passage)
-        section_id, _, measure = passage_id.partition(".m")
-        section = next((s for s in self.report.sections if s.id == section_id), None)
-        if section is not None and measure.isdigit() and int(measure) in section.missing_measures:
-            return self._missing(missing_measure_hit(section, int(measure)))
+        lost = self._lost_measure(passage_id)
+        if lost is not None:
+            return self._missing(missing_measure_hit(*lost))
         return self.sections()
 
     # --- helpers --------------------------------------------------------------
+
+    def _lost_measure(self, passage_id: str) -> tuple[Section, int] | None:
+        """The section and number of a measure the source lost, named by its id (s3.m1)."""
+        match = _MEASURE_ID.fullmatch(passage_id)
+        if match is None:
+            return None
+        section = next((s for s in self.report.sections if s.id == match.group(1)), None)
+        number = parse_number(match.group(2))
+        if section is None or number not in section.missing_measures:
+            return None
+        return section, number
 
     def _passage_reply(self, passage: Passage, navigation: bool = True) -> Reply:
         blocks = [Block("heading", passage.title)]
@@ -424,6 +436,32 @@ class FaqBot:
         buttons.append(_row(("↩ 本部分", f"sec:{section.id}"), TOC_BUTTON))
         return Reply(blocks, tuple(buttons), True, passage_id=hit.id)
 
+    def _absent(self, hit: Hit) -> Reply:
+        """A section or measure the question names and the report does not have: say how
+        many there are (第二部分只有4点), never that the source lost it."""
+        match = _ABSENT_ID.fullmatch(hit.id)
+        section_number = parse_number(match.group(1)) if match else None
+        measure_number = parse_number(match.group(2) or "") if match else None
+        if section_number is None:  # not an id the matcher makes
+            return self.sections()
+        section = self.report.section(section_number)
+        if section is None:
+            return self._note(self.settings.text(
+                "no_section", number=numeral(section_number), count=len(self.report.sections)
+            ))
+        if measure_number is None:
+            return self.section(section)
+        blocks = [Block("text", self.settings.text(
+            "no_measure", section=numeral(section.number), count=section.measure_count,
+            number=numeral(measure_number),
+        ))]
+        blocks.extend(Block("item", m.heading) for m in section.measures)
+        if section.missing_measures:
+            blocks.append(Block("note", self._missing_note(section)))
+        buttons = [_row((_clip(m.heading, 24), f"p:{m.id}")) for m in section.measures]
+        buttons.append(_row(("↩ 本部分", f"sec:{section.id}"), TOC_BUTTON))
+        return Reply(tuple(blocks), tuple(buttons), False)
+
     def _decline(self, result: SearchResult) -> Reply:
         blocks = [Block("text", self.settings.text("decline"))]
         suggestions = [h for h in result.hits if h.kind != SLOGANS_ID][:3]
@@ -457,21 +495,21 @@ def _quoted(text: str) -> str:
     return text if "“" in text else f"“{text}”"
 
 
-_SECTION_ARGUMENT = re.compile(r"第?(\d{1,3}|[一二三四五六七八九十]{1,3})(?:部分|章|节)?")
+_SECTION_ARGUMENT = re.compile(r"第?(.+?)(?:部分|章|节)?")
+# Ids of measures and of what a question named but the report lacks (s3.m1, s4).
+_MEASURE_ID = re.compile(r"(s[0-9]+)\.m([0-9]+)")
+_ABSENT_ID = re.compile(r"s([0-9]+)(?:\.m([0-9]+))?")
 
 
-def _section_number(argument: str) -> int | None:
-    """'2', '二', '第二部分', '第２部分' -> 2; anything else (-1, '2 3', 'abc') -> None."""
+def _section_number(argument: str) -> tuple[int | None, str]:
+    """The section number an argument names, and its numeral as typed: '第二部分' ->
+    (2, '二'), '２' -> (2, '2'), '一三' -> (13, '一三'); no number (-1, '2 3', 'abc') ->
+    (None, '')."""
     match = _SECTION_ARGUMENT.fullmatch(unicodedata.normalize("NFKC", argument).strip())
     if match is None:
-        return None
-    value = match.group(1)
-    if value.isdigit():
-        return int(value)
-    try:
-        return chinese_number(value)
-    except ValueError:  # 二二, 十十十: not a numeral
-        return None
+        return None, ""
+    number = parse_number(match.group(1))
+    return (number, match.group(1)) if number is not None else (None, "")
 
 
 CALLBACK_DATA_BYTES = 64  # Telegram refuses longer callback_data

@@ -37,10 +37,10 @@ from bot.content import (
     Passage,
     Report,
     Section,
-    chinese_number,
     content_files,
     load_report,
     numeral,
+    parse_number,
     short_title,
 )
 from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
@@ -113,7 +113,16 @@ class Hit:
         }
 
 
-NO_SUCH_SECTION = Hit("", "none", "", "", "", 0)  # 第四部分 of a three-part report
+ABSENT = "absent"  # kind of the hit for a section or measure the report does not have
+
+
+def absent_hit(section: int, measure: int | None = None) -> Hit:
+    """第四部分 of a three-part report, 第五点 of a four-point section: asked for, not there.
+
+    Its id names what was asked for (s4, s2.m5); it is never a passage, so never answered.
+    """
+    passage_id = f"s{section}" if measure is None else f"s{section}.m{measure}"
+    return Hit(passage_id, ABSENT, "", "", "", 0)
 
 
 @dataclass(frozen=True)
@@ -248,8 +257,8 @@ class Index:
         if not text:
             return SearchResult(question, (), False)
         intent = self._intent(text)
-        if intent is NO_SUCH_SECTION:
-            return SearchResult(question, (), False)
+        if intent is not None and intent.kind == ABSENT:
+            return SearchResult(question, (intent,), False)
         if intent is not None:
             answered = self._answers(text, intent)
             return SearchResult(question, (intent,), answered)
@@ -371,21 +380,25 @@ class Index:
     def _intent(self, text: str) -> Hit | None:
         """Questions that name a section, a measure of a section, the author or the slogans."""
         section_ref = _SECTION_REF.search(text)
-        if section_ref:
-            section = self.report.section(int(section_ref.group(1)))
+        section_number = parse_number(section_ref.group(1)) if section_ref else None
+        if section_ref and section_number is not None:
+            section = self.report.section(section_number)
             if section is None:
-                return NO_SUCH_SECTION
+                return absent_hit(section_number)
             rest = text[section_ref.end():]
         else:
+            section_ref = None
             section, rest = self._section_by_name(text)
         if section is not None:
             measure_ref = _MEASURE_REF.search(rest)
-            if measure_ref:
-                measure_number = _measure_number(measure_ref, section)
+            measure_number = _measure_number(measure_ref, section) if measure_ref else None
+            if measure_number is not None:
                 measure = section.measure(measure_number)
                 if measure is not None:
                     return self._hit(self.passages[measure.id], 100)
-                return missing_measure_hit(section, measure_number)
+                if measure_number in section.missing_measures:
+                    return missing_measure_hit(section, measure_number)
+                return absent_hit(section.number, measure_number)
             if section_ref and not self._content_beyond(rest):
                 return self._hit(self.passages[section.id], 100)
         content = self.data.segmenter.content_tokens(text)
@@ -575,17 +588,17 @@ class Index:
         return tuple(self._hit(data.docs[i].passage, calibrated(s)) for s, i in scored[:k])
 
 
-def _measure_number(match: re.Match[str], section) -> int:
-    """The measure a reference names: 第3点, 三是, 最后一条 (the section's last)."""
+def _measure_number(match: re.Match[str], section: Section) -> int | None:
+    """The measure a reference names: 第3点, 三是, 最后一条 (the section's last); None
+    when the reference holds no number (十十是)."""
     if match.group(3):
-        numbers = [m.number for m in section.measures] + list(section.missing_measures)
-        return max(numbers) if numbers else 1
-    value = match.group(1) or match.group(2)
-    return int(value) if value.isdigit() else chinese_number(value)
+        return section.measure_count or None
+    return parse_number(match.group(1) or match.group(2))
 
 
-def missing_measure_hit(section, number: int) -> Hit:
-    """A measure the source lost (section 三 keeps only its 四是)."""
+def missing_measure_hit(section: Section, number: int) -> Hit:
+    """A measure the source lost (section 三 keeps only its 四是): one of its
+    ``missing_measures``, never a number the section does not have."""
     kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
     return Hit(
         f"{section.id}.m{number}", "missing", f"{numeral(number)}是（原文缺失）",

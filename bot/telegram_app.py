@@ -354,7 +354,8 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log an error with the update that caused it: network trouble as one line, anything
-    else with its traceback; each kind once per interval (an outage is not 4,000 lines)."""
+    else with its traceback; each kind once per interval (an outage is not 4,000 lines).
+    A handler that failed apologises to the user instead of going silent."""
     error = context.error
     throttle: LogThrottle = context.bot_data["log_throttle"]
     where = _describe(update) if update is not None else "polling for updates"
@@ -369,11 +370,34 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
         code = frame.tb_frame.f_code
         kind = f"{kind} at {code.co_filename.rsplit('/', 1)[-1]}:{frame.tb_lineno}"
     throttle.log(logging.ERROR, kind, "error while handling %s", where, exc_info=error)
+    if isinstance(update, Update):
+        await _apologise(update, context)
 
 
 def _is_transient(error: object) -> bool:
     """Trouble on the way to Telegram, not in the bot or the request: worth a retry."""
     return isinstance(error, RetryAfter | NetworkError) and not isinstance(error, BadRequest)
+
+
+async def _apologise(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The last resort: the ``error`` text to the chat, and a pressed button answered (its
+    spinner would otherwise turn until Telegram gives up). Failures here are only logged."""
+    apology = _faq(context).settings.text("error")
+    query = update.callback_query
+    try:
+        if query is not None:
+            try:
+                await query.answer()
+            except BadRequest:  # the handler had answered it already
+                pass
+        chat = update.effective_chat
+        if chat is not None:
+            # in a group, the apology quotes the message it is about
+            asked = update.message.message_id if update.message is not None else None
+            quoted = ReplyParameters(asked, allow_sending_without_reply=True) if asked else None
+            await context.bot.send_message(chat.id, apology, reply_parameters=quoted)
+    except TelegramError as error:
+        logger.warning("could not apologise for %s: %s", _describe(update), error)
 
 
 def _describe(update: object) -> str:

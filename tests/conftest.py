@@ -8,6 +8,9 @@ database live in temp dirs, for this process and (through the environment) subpr
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,15 @@ from bot.config import Settings, load_settings
 from bot.replies import FaqBot
 
 ROOT = Path(__file__).resolve().parents[1]
+_HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """hypothesis keeps its caches (unicode tables, constants) in a temp dir, not the work
+    tree; it reads the variable once, while tests are collected."""
+    if _HYPOTHESIS_STORAGE not in os.environ:
+        os.environ[_HYPOTHESIS_STORAGE] = tempfile.mkdtemp(prefix="faqbot-hypothesis-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(_HYPOTHESIS_STORAGE), True))
 
 
 @pytest.fixture(scope="session")

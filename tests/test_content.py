@@ -301,6 +301,69 @@ BROKEN: list[tuple[str, Callable[[str], str], list[tuple[str, str]]]] = [
         [("missing_measures: [1, 2]", "measure 2 of s2 is listed as missing but present")],
     ),
     (
+        "section-number-out-of-place",
+        replace("    number: 2\n    title: 着力作风", "    number: 3\n    title: 着力作风"),
+        [("  - id: s2\n", "section id 's2' should be 's3'"),
+         ("    number: 3\n", "section number 3 is section 2 of the file: "
+                              "sections are numbered 1, 2, 3, ... in order")],
+    ),
+    (
+        "first-measure-unaccounted",
+        replace(
+            "      - id: s1.m1\n        number: 1\n        title: 立足对党忠诚,坚定政治信仰\n"
+            "        text: 增强党性意识。\n",
+            "",
+        ),
+        [("      - id: s1.m2",
+          "measure 1 of s1 is neither present nor listed in missing_measures")],
+    ),
+    (
+        "measure-before-a-lower-one",
+        lambda text: text.replace(
+            "      - id: s1.m1\n        number: 1\n        title: 立足对党忠诚,坚定政治信仰\n"
+            "        text: 增强党性意识。\n", "",
+        ).replace(
+            "        text: 保持为民服务的本色。\n",
+            "        text: 保持为民服务的本色。\n      - id: s1.m1\n        number: 1\n"
+            "        title: 立足对党忠诚,坚定政治信仰\n        text: 增强党性意识。\n",
+        ),
+        [("      - id: s1.m1", "measure 1 of s1 comes after measure 2: list measures in order")],
+    ),
+    (
+        "missing-measure-twice",
+        replace("missing_measures: [1]", "missing_measures: [1, 1]"),
+        [("missing_measures: [1, 1]", "measure 1 of s2 is listed as missing twice")],
+    ),
+    (
+        "missing-measure-beyond-the-last",
+        replace("missing_measures: [1]", "missing_measures: [1, 3]"),
+        [("missing_measures: [1, 3]", "missing measure 3 of s2 is beyond its last measure (2)")],
+    ),
+    (
+        "missing-measure-below-one",
+        replace("missing_measures: [1]", "missing_measures: [0, 1]"),
+        [("missing_measures: [0, 1]",
+          "items of 'missing_measures' in section must be 1 or more")],
+    ),
+    (
+        "missing-measure-not-listed",
+        replace("    missing_measures: [1]\n", ""),
+        [("      - id: s2.m2",
+          "measure 1 of s2 is neither present nor listed in missing_measures")],
+    ),
+    (
+        "measure-number-far-beyond-the-others",
+        replace("      - id: s2.m2\n        number: 2\n",
+                "      - id: s2.m9999999999\n        number: 9999999999\n"),
+        [("      - id: s2.m9999999999",
+          "measure 2 of s2 is neither present nor listed in missing_measures")],
+    ),
+    (
+        "number-too-long-to-read",
+        replace("        number: 1\n", "        number: " + "9" * 5000 + "\n"),
+        [("number: 999", "'number' in measure of section s1 must be a whole number")],
+    ),
+    (
         "byline-without-author",
         replace("byline: 作者系某区政府办公室主任张三", "byline: 作者系某区政府办公室主任李四"),
         [("byline: 作者系", "byline does not name the author")],

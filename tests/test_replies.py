@@ -416,7 +416,7 @@ def test_passages_render_without_private_fields(faq_bot: FaqBot) -> None:
         assert faq_bot.show(passage.id).passage_id == passage.id
 
 
-@pytest.mark.parametrize("argument", ["-1", "2 3", "abc", "99999999"])
+@pytest.mark.parametrize("argument", ["-1", "2 3", "abc", "2.5"])
 def test_section_with_an_unusable_number_shows_usage_and_the_contents(
     faq_bot: FaqBot, argument: str
 ) -> None:

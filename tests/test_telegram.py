@@ -412,7 +412,7 @@ async def test_other_edit_errors_reach_the_error_handler(app: Application,
                                                          caplog: pytest.LogCaptureFixture) -> None:
     request_.failures["editMessageText"] = (400, "Bad Request: message to edit not found")
     await app.process_update(press(app, "toc", bot_message(app)))
-    assert len(request_.sent("answerCallbackQuery")) == 1
+    assert request_.sent("answerCallbackQuery")
     [record] = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "button 'toc'" in record.getMessage() and record.exc_info is not None
 
@@ -537,6 +537,62 @@ async def test_errors_are_logged_once_with_the_update(app: Application, faq: Faq
         record.getMessage())
     assert "海峡论坛" not in record.getMessage()  # what users typed stays out of the logs
     assert record.exc_info is not None and "index exploded" in str(record.exc_info[1])
+
+
+def _broken(*args: Any) -> Reply:
+    raise RuntimeError("the core failed")
+
+
+@pytest.mark.parametrize(("chat", "text", "method"), [
+    (PRIVATE, "海峡论坛", "ask"),
+    (GROUP, "@report_faq_test_bot 海峡论坛", "ask"),
+    (PRIVATE, "/section 2", "command"),
+    (GROUP, "/start s2", "start"),
+])
+async def test_a_failing_handler_apologises_instead_of_going_silent(
+    app: Application, faq: FaqBot, request_: OfflineRequest, monkeypatch: pytest.MonkeyPatch,
+    chat: Chat, text: str, method: str,
+) -> None:
+    monkeypatch.setattr(faq, method, _broken)
+    question = make_message(app, text, chat=chat)
+    await app.process_update(message_update(question))
+    [sent] = request_.sent()
+    assert (sent["chat_id"], sent["text"]) == (chat.id, faq.settings.text("error"))
+    assert sent["reply_parameters"]["message_id"] == question.message_id
+
+
+async def test_a_failing_button_is_answered_and_apologised_for(
+    app: Application, faq: FaqBot, request_: OfflineRequest, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(faq, "action", _broken)
+    await app.process_update(press(app, "sec:s2", bot_message(app)))
+    assert request_.sent("answerCallbackQuery")
+    [sent] = request_.sent()
+    assert (sent["chat_id"], sent["text"]) == (PRIVATE.id, faq.settings.text("error"))
+
+
+async def test_an_apology_that_cannot_be_sent_is_only_logged(
+    app: Application, faq: FaqBot, request_: OfflineRequest, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(faq, "ask", _broken)
+    request_.failures["sendMessage"] = (403, "Forbidden: bot was blocked by the user")
+    await app.process_update(message_update(make_message(app, "海峡论坛")))
+    assert "could not apologise" in caplog.text
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "/section 一三", "第二部分第31点是什么", "第二部分第五点", "/section 99999999999999999999",
+    "/start s3_m1",
+])
+async def test_numbers_users_type_get_the_core_reply(app: Application, core: FaqBot,
+                                                     request_: OfflineRequest, text: str) -> None:
+    await app.process_update(message_update(make_message(app, text)))
+    [sent] = request_.sent()
+    expected = core.handle(text.replace("_", "."))
+    assert sent["text"] == html_text(expected)
+    assert sent["text"] != core.settings.text("error")
 
 
 @pytest.mark.parametrize("rate_limit", [True, False])
