@@ -323,10 +323,15 @@ class _Reader:
     def number(self, node: Node, what: str) -> int:
         """A section or measure number, 1 to MAX_NUMBER; 0 (with a problem) otherwise."""
         value = _whole_number(node)
-        if value is None or not 1 <= value <= MAX_NUMBER:
-            self.problem(node, f"{what} must be a whole number from 1 to {MAX_NUMBER}")
-            return 0
-        return value
+        if value is None:
+            self.problem(node, f"{what} must be a whole number")
+        elif value < 1:
+            self.problem(node, f"{what} must be 1 or more")
+        elif value > MAX_NUMBER:
+            self.problem(node, f"{what} must be at most {MAX_NUMBER}")
+        else:
+            return value
+        return 0
 
     def integer(self, fields: dict[str, Node], key: str, what: str) -> int:
         node = fields.get(key)

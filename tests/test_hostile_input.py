@@ -21,7 +21,7 @@ import pytest
 import bot.cli
 from bot import safe_yaml
 from bot.config import NUMBER_RANGES, MatchSettings, Settings, TelegramSettings, load_settings
-from bot.content import chinese_number, load_report, validate
+from bot.content import load_report, parse_number, validate
 from bot.errors import EXIT_ERROR
 from bot.replies import FaqBot, rendering_problems
 from bot.search import Index
@@ -401,13 +401,13 @@ def test_validate_refuses_lone_surrogates(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("number: 1\n", "number: 25\n"), "must be a whole number from 1 to 19"),
-        (("number: 1\n", "number: 0x1\n"), "must be a whole number from 1 to 19"),
-        (("missing_measures: [1, 2, 3]", "missing_measures: [99]"), "from 1 to 19"),
+        (("number: 1\n", "number: 100\n"), "must be at most 99"),
+        (("number: 1\n", "number: 0x64\n"), "must be at most 99"),
+        (("missing_measures: [1, 2, 3]", "missing_measures: [1, 2, 100]"), "must be at most 99"),
     ],
-    ids=["beyond-numerals", "hex", "missing-beyond-numerals"],
+    ids=["beyond-headings", "hex", "missing-beyond-headings"],
 )
-def test_numbers_the_replies_cannot_spell_are_refused(
+def test_numbers_beyond_any_heading_are_refused(
     tmp_path: Path, edit: tuple[str, str], message: str
 ) -> None:
     original = CONTENT.read_text(encoding="utf-8")
@@ -491,9 +491,11 @@ def test_import_of_a_fifo_does_not_block(fifo: Path) -> None:
     [("一", 1), ("十", 10), ("十九", 19), ("二十", 20), ("九十九", 99), ("一十", 10)],
 )
 def test_chinese_numbers(numeral: str, value: int) -> None:
-    assert chinese_number(numeral) == value
+    assert parse_number(numeral) == value
 
 
-def test_section_command_with_an_odd_numeral_shows_the_usage(faq_bot: FaqBot) -> None:
-    reply = faq_bot.handle("/section 二二")
-    assert not reply.answered and "用法" in reply.plain()
+def test_section_command_with_an_odd_numeral_says_there_is_no_such_section(
+    faq_bot: FaqBot,
+) -> None:
+    reply = faq_bot.handle("/section 二二")  # read digit by digit, as 一三 is 13
+    assert not reply.answered and "没有第二二部分" in reply.plain()
