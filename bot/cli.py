@@ -18,7 +18,7 @@ from typing import NoReturn, TextIO
 from bot.config import ConfigError, Settings, load_settings
 from bot.content import ContentError, validate
 from bot.feedback import FeedbackStore
-from bot.importer import DraftError, draft_yaml
+from bot.importer import DraftError, build_draft
 from bot.replies import FaqBot, Reply
 
 EXIT_ERROR = 2
@@ -63,18 +63,33 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     source = Path(args.raw)
     try:
-        raw = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise CliError(f"{source}: cannot read ({error.__class__.__name__})") from None
-    draft = draft_yaml(raw, source.name)
-    if args.output and args.output != "-":
+        raw = source.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"{source}: not UTF-8 text (binary?)") from None
+    except OSError as error:
+        raise CliError(f"{source}: cannot read ({error.strerror})") from None
+    to_file = bool(args.output) and args.output != "-"
+    output = Path(args.output) if to_file else Path.cwd() / "-"
+    if to_file and output.exists() and not args.force:
+        raise CliError(f"{output}: already exists (use --force to overwrite)")
+    # source: is read relative to the YAML's folder, so write it that way
+    relative = os.path.relpath(source.resolve(), output.resolve().parent)
+    try:
+        draft = build_draft(raw, Path(relative).as_posix(), source.stem)
+    except DraftError as error:
+        raise CliError(f"{source}: {error}") from None
+    print(draft.cleaned.summary(), file=sys.stderr)
+    if to_file:
         try:
-            Path(args.output).write_text(draft, encoding="utf-8")
+            output.write_text(draft.yaml, encoding="utf-8")
         except OSError as error:
-            raise CliError(f"{args.output}: cannot write ({error.strerror})") from None
-        print(f"draft written to {args.output}; add questions, keywords and slogan names")
+            raise CliError(f"{output}: cannot write ({error.strerror})") from None
+        print(
+            f"draft written to {output}: {draft.sections} sections, {draft.measures} measures; "
+            "add questions, keywords and slogan names"
+        )
     else:
-        sys.stdout.write(draft)
+        sys.stdout.write(draft.yaml)
     return 0
 
 
@@ -286,6 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     draft.add_argument("raw", help="the raw scraped text file")
     draft.add_argument("-o", "--output", help="write the draft here (default: stdout)")
+    draft.add_argument("--force", action="store_true", help="overwrite an existing output file")
     draft.set_defaults(handler=cmd_import)
 
     measure = commands.add_parser(

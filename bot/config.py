@@ -74,6 +74,10 @@ DEFAULT_TEXTS: dict[str, str] = {
     "empty": "请输入您的问题。",
     "unknown_command": "未知命令：{command}。发送 /help 查看可用命令。",
     "feedback_thanks": "谢谢您的反馈！",
+    "issued": "本文件由{issuer}发布，未署个人作者。",
+    "issued_on": "本文件由{issuer}于{date}发布，未署个人作者。",
+    "dated": "本文件的日期是{date}，文中没有写明发布单位和作者。",
+    "no_author": "抱歉，这份报告没有署名，文中也没有写明发布单位，无法回答作者是谁。",
 }
 
 
