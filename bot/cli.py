@@ -78,17 +78,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         draft = build_draft(raw, Path(relative).as_posix(), source.stem)
     except DraftError as error:
         raise CliError(f"{source}: {error}") from None
-    print(draft.cleaned.summary(), file=sys.stderr)
     if to_file:
         try:
             output.write_text(draft.yaml, encoding="utf-8")
         except OSError as error:
             raise CliError(f"{output}: cannot write ({error.strerror})") from None
+        print(draft.cleaned.summary())
         print(
             f"draft written to {output}: {draft.sections} sections, {draft.measures} measures; "
             "add questions, keywords and slogan names"
         )
     else:
+        print(draft.cleaned.summary(), file=sys.stderr)  # stdout is the YAML
         sys.stdout.write(draft.yaml)
     return 0
 
