@@ -108,13 +108,13 @@ def clean_line(line: str, number: int = 1) -> tuple[str, LineReport]:
     removed: list[str] = []
     doubts: list[str] = []
     lead = words[:first]
-    if len(lead) == 1 and _WORDLIKE.match(lead[0]):
-        doubts.append(f"{lead[0]!r} before the text (reads like a word)")
-        first, lead = 0, []
+    if lead and _WORDLIKE.match(lead[-1]):  # 5G 网络: the token next to the text reads as a word
+        doubts.append(f"{lead[-1]!r} before the text (reads like a word)")
+        first, lead = first - 1, lead[:-1]
     tail = words[last + 1:]
-    if len(tail) == 1 and _WORDLIKE.match(tail[0]):
+    if tail and _WORDLIKE.match(tail[0]):
         doubts.append(f"{tail[0]!r} after the text (reads like a word)")
-        last, tail = len(words) - 1, []
+        last, tail = last + 1, tail[1:]
     text = "".join(tokens[2 * first: 2 * last + 1])
     # A single character glued before the text, after a junk run (K一是, {一、, q(作者).
     glued = re.match(r"[ -~]+", text)

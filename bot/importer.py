@@ -279,9 +279,13 @@ def _take_closing(draft: _Draft, body: list[str]) -> None:
     last = draft.sections[-1]
     holder = last["measures"][-1] if last["measures"] else last
     paragraphs = holder["text"].split("\n") if holder["text"] else []
+    # the measures before are one paragraph each: a second one after the last is the closing
+    single = len(last["measures"]) >= 2 and holder is not last and not any(
+        "\n" in m["separator"] + m["text"] for m in last["measures"][:-1]
+    ) and "\n" not in holder["separator"]
     # the first paragraph is the section's lead or the measure's own: never the closing
     for index in range(1, len(paragraphs)):
-        if _CLOSING_CUE.match(paragraphs[index]):
+        if _CLOSING_CUE.match(paragraphs[index]) or single:
             draft.closing = paragraphs[index:]
             holder["text"] = "\n".join(paragraphs[:index])
             return
