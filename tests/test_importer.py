@@ -168,3 +168,47 @@ def test_validate_names_missing_changed_and_repeated_sentences(tmp_path: Path) -
     assert any(m.startswith("sentence changed (source: '增强党性意识") for m in problems)
     assert any(m.startswith("sentence repeated: '牢固执政为民理念") for m in problems)
     assert any(m.startswith("sentence missing (source: '我们坚持用创造性思维") for m in problems)
+
+
+def ask(tmp_path: Path, yaml_path: Path, question: str) -> str:
+    """`faqbot --config CONFIG ask QUESTION` on an imported report, as a user runs it."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"content: {yaml_path}\ncache_dir: {tmp_path / 'cache'}\n"
+        f"feedback_db: {tmp_path / 'fb.sqlite3'}\n", encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(config), "ask", question],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "question", "answer"),
+    [
+        ("zhengce-2019.txt", "这个文件是谁发布的", "本文件由滨江市人民政府办公厅于2019年3月5日发布，未署个人作者。"),
+        ("zhengce-2019.txt", "作者是谁", "未署个人作者"),
+        ("caizheng-2021.txt", "作者是谁", "王芳，云川市东湖区财政局党组书记、局长。"),
+        ("zhengce-2019.txt", "怎么强化督查考核", "建立全市营商环境评价制度"),
+    ],
+)
+def test_an_imported_report_answers_at_once(
+    tmp_path: Path, name: str, question: str, answer: str
+) -> None:
+    path = import_to(tmp_path, (REPORTS / name).read_text(encoding="utf-8"), name)
+    assert answer in ask(tmp_path, path, question)
+
+
+def test_who_wrote_it_is_declined_when_nothing_names_an_author(tmp_path: Path) -> None:
+    raw = "\n".join(
+        line for line in (REPORTS / "gongxinju-2022.txt").read_text(encoding="utf-8").splitlines()
+        if not line.startswith("（作者")
+    )
+    path = import_to(tmp_path, raw, "anonymous.txt")
+    assert load_file(path).author == ""
+    assert "没有署名" in ask(tmp_path, path, "这篇文章的作者是谁")
