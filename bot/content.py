@@ -690,7 +690,8 @@ def sentences(line: str) -> list[str]:
 
 def _unwrapped(line: str) -> str:
     """A line without the brackets around it: （作者系…） and 作者系… are the same byline."""
-    if line[:1] in "（(" and line[-1:] in "）)" and "）" not in line[1:-1] and ")" not in line[1:-1]:
+    inside = line[1:-1]
+    if line[:1] in "（(" and line[-1:] in "）)" and "）" not in inside and ")" not in inside:
         return line[1:-1]
     return line
 
@@ -727,7 +728,8 @@ def source_problems(report: Report, path: Path) -> list[Problem]:
         if _unwrapped(value) in lines:
             lines.remove(_unwrapped(value))
         else:
-            problems.append(Problem(str(path), line_of(value), f"'{value}' is not a line of {source}"))
+            message = f"'{value}' is not a line of {source}"
+            problems.append(Problem(str(path), line_of(value), message))
     expected = [s for line in lines for s in sentences(line)]
     actual = [s for line in report.source_lines() for s in sentences(_unwrapped(line))]
     matcher = difflib.SequenceMatcher(None, expected, actual, autojunk=False)

@@ -45,7 +45,9 @@ _QUOTE = re.compile(r"“([^”]+)”")
 _DATE = re.compile(r"^[（(]?[\d〇零一二三四五六七八九十]{4}年[\d〇一二三四五六七八九十]{1,3}月"
                    r"[\d〇一二三四五六七八九十]{1,3}日[）)]?$")
 _DOC_NUMBER = re.compile(r"^\S{1,10}[〔\[［]\d{4}[〕\]］]\d+号$")
-_ISSUER = re.compile(r"^[\u4e00-\u9fff]{2,30}(?:人民政府|办公厅|办公室|委员会|政府|国务院|局|厅|委|部|院|中心)$")
+_ISSUER = re.compile(
+    r"^[\u4e00-\u9fff]{2,30}(?:人民政府|办公厅|办公室|委员会|政府|国务院|局|厅|委|部|院|中心)$"
+)
 _NOTE = re.compile(r"^[（(][^（()）]{1,20}[）)]$")
 _BYLINE = re.compile(r"^[（(]?(作者[系：:].+|作者单位[：:].+)[）)]?$")
 # Words that end a title in a byline: the name follows the last of them.
@@ -174,7 +176,7 @@ def _front_matter(draft: _Draft, lines: list[str]) -> int:
 def _back_matter(draft: _Draft, lines: list[str]) -> tuple[int, list[str]]:
     """Consume issuer, date, byline and notes at the bottom; return where they start and
     the notes (（此件公开发布）), which close the document."""
-    end, notes = len(lines), []
+    end, notes = len(lines), list[str]()
     while end > 0:
         text = lines[end - 1]
         if _metadata(draft, text, front=False):

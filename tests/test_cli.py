@@ -264,7 +264,10 @@ def write_if_given(path: Path, content: str | bytes | None) -> Path:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "cannot read"), ("a1 b2 c3\n#$ %^\n", "no report text"), (b"\xff\xfe\x00", "not UTF-8")],
+    [
+        (None, "cannot read"), ("a1 b2 c3\n#$ %^\n", "no report text"),
+        (b"\xff\xfe\x00", "not UTF-8"),
+    ],
     ids=["missing", "junk-only", "not-utf8"],
 )
 def test_import_errors_are_one_line(
