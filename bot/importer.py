@@ -345,6 +345,8 @@ class _LiteralDumper(yaml.SafeDumper):
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value and value == value.strip() and "\n\n" not in value:
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    if "\n" in value:  # a separator such as "。\n": escaped on one line
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 

@@ -351,6 +351,9 @@ class FaqBot:
 
     def show(self, passage_id: str) -> Reply:
         """A passage by id, with navigation; a lost measure says so."""
+        parts = [p for p in self.reading_order if p.kind == "part" and p.parent == passage_id]
+        if parts and passage_id not in {p.id for p in self.reading_order}:
+            return self._whole(passage_id, parts)
         passage = self.index.passage(passage_id)
         if passage is not None:
             return self._passage_reply(passage)
@@ -383,6 +386,18 @@ class FaqBot:
         if navigation and passage.kind != "slogan":
             buttons.append(self._navigation(passage.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=passage.id)
+
+    def _whole(self, passage_id: str, parts: list[Passage]) -> Reply:
+        """A long measure asked for by its id (its button, a deep link): all its parts in
+        one reply; questions get the one part that answers them."""
+        title = parts[0].title.rsplit("（", 1)[0]
+        path = parts[0].path.rsplit(" › ", 1)[0]
+        blocks = [Block("heading", title)]
+        blocks.extend(Block("text", p.text) for p in parts)
+        blocks.append(Block("source", self.settings.text("source", path=path)))
+        before, after = self._navigation(parts[0].id), self._navigation(parts[-1].id)
+        row = (*[b for b in before if b.label == "◀"], *[b for b in after if b.label != "◀"])
+        return Reply(tuple(blocks), (row,), passage_id=passage_id)
 
     def _author_blocks(self, passage: Passage) -> list[Block]:
         """Who wrote it; for a document without a personal author, who issued it and

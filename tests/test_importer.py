@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -9,8 +10,10 @@ import pytest
 import yaml
 
 from bot.cleaning import clean_line
+from bot.config import Settings
 from bot.content import MAX_PASSAGE_CHARS, load_file, sentences, validate
 from bot.importer import build_draft, split_byline
+from bot.replies import FaqBot
 from tests.junk import salt
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,3 +216,20 @@ def test_who_wrote_it_is_declined_when_nothing_names_an_author(tmp_path: Path) -
     path = import_to(tmp_path, raw, "anonymous.txt")
     assert load_file(path).author == ""
     assert "没有署名" in ask(tmp_path, path, "这篇文章的作者是谁")
+
+
+@pytest.fixture
+def zhengce_bot(tmp_path: Path, settings: Settings) -> FaqBot:
+    path = import_to(tmp_path, (REPORTS / "zhengce-2019.txt").read_text(encoding="utf-8"), "z.txt")
+    return FaqBot.from_settings(dataclasses.replace(settings, content=path))
+
+
+def test_a_question_gets_one_part_and_the_measure_button_all_of_it(zhengce_bot: FaqBot) -> None:
+    parts = [p for p in zhengce_bot.report.passages if p.parent == "s2.m2" and p.kind == "part"]
+    whole = zhengce_bot.show("s2.m2")
+    texts = [b.text for b in whole.blocks if b.kind == "text"]
+    assert texts == [p.text for p in parts] and len(parts) >= 2
+    assert [b.label for b in whole.buttons[-1]] == ["◀", "↩ 目录", "▶"]
+    reply = zhengce_bot.ask(parts[1].text[:40])
+    assert reply.passage_id == parts[1].id
+    assert len("".join(b.text for b in reply.blocks if b.kind == "text")) <= MAX_PASSAGE_CHARS
