@@ -720,7 +720,13 @@ def source_problems(report: Report, path: Path) -> list[Problem]:
     nodes = _scalar_lines(root) if root is not None else []
 
     def line_of(text: str) -> int:
-        return next((line for value, line in nodes if text in value), 1)
+        """The YAML line holding text: its start, or its end (a heading's title follows
+        its number, which the YAML keeps apart)."""
+        for probe in (text[:20], text[-12:]):
+            line = next((line for value, line in nodes if probe in value), 0)
+            if line:
+                return line
+        return 1
 
     problems: list[Problem] = []
     lines = [_unwrapped(line) for line in clean_text(raw).text_lines]
@@ -734,19 +740,24 @@ def source_problems(report: Report, path: Path) -> list[Problem]:
     actual = [s for line in report.source_lines() for s in sentences(_unwrapped(line))]
     matcher = difflib.SequenceMatcher(None, expected, actual, autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op in ("delete", "replace"):
-            for sentence in expected[i1:i2]:
-                what = "changed" if op == "replace" else "missing"
-                problems.append(Problem(
-                    str(path), line_of(actual[j1][:20]) if op == "replace" else 1,
-                    f"sentence {what} (source: '{_clip(sentence)}')",
-                ))
-        if op in ("insert", "replace"):
-            for sentence in actual[j1:j2]:
-                what = "repeated" if sentence in expected else "not in the source"
-                problems.append(Problem(
-                    str(path), line_of(sentence[:20]), f"sentence {what}: '{_clip(sentence)}'"
-                ))
+        if op == "equal":
+            continue
+        lost, added = expected[i1:i2], actual[j1:j2]
+        # where the YAML should hold a lost sentence: beside its neighbour in the YAML
+        near = line_of(actual[max(j1 - 1, 0)]) if actual else 1
+        changed = min(len(lost), len(added)) if op == "replace" else 0
+        for old, new in zip(lost[:changed], added[:changed], strict=True):
+            problems.append(Problem(
+                str(path), line_of(new),
+                f"sentence changed: '{_clip(new)}' (source: '{_clip(old)}')",
+            ))
+        for sentence in lost[changed:]:
+            problems.append(Problem(str(path), near, f"sentence missing: '{_clip(sentence)}'"))
+        for sentence in added[changed:]:
+            what = "repeated" if sentence in expected else "not in the source"
+            problems.append(Problem(
+                str(path), line_of(sentence), f"sentence {what}: '{_clip(sentence)}'"
+            ))
     return problems
 
 

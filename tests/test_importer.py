@@ -167,10 +167,17 @@ def test_validate_names_missing_changed_and_repeated_sentences(tmp_path: Path) -
     document["sections"][1]["text"] = ""  # missing
     del document["sections"][1]["text"]
     path.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
-    problems = [p.message for p in validate([path])]
-    assert any(m.startswith("sentence changed (source: '增强党性意识") for m in problems)
-    assert any(m.startswith("sentence repeated: '牢固执政为民理念") for m in problems)
-    assert any(m.startswith("sentence missing (source: '我们坚持用创造性思维") for m in problems)
+    text = path.read_text(encoding="utf-8")
+    problems = {p.message: p.line for p in validate([path])}
+    assert len(problems) == 3, problems
+
+    def line_of(message: str, marker: str) -> None:
+        [found] = [line for m, line in problems.items() if m.startswith(message)]
+        assert text.splitlines()[found - 1].lstrip().startswith(marker), (message, found)
+
+    line_of("sentence changed: '坚持与党中央保持", "text: 坚持与党中央保持")
+    line_of("sentence repeated: '牢固执政为民理念", "text: 牢固执政为民理念")
+    line_of("sentence missing: '我们坚持用创造性思维", "title: 着力业务提速")
 
 
 def ask(tmp_path: Path, yaml_path: Path, question: str) -> str:
