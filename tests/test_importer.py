@@ -240,3 +240,38 @@ def test_a_question_gets_one_part_and_the_measure_button_all_of_it(zhengce_bot: 
     reply = zhengce_bot.ask(parts[1].text[:40])
     assert reply.passage_id == parts[1].id
     assert len("".join(b.text for b in reply.blocks if b.kind == "text")) <= MAX_PASSAGE_CHARS
+
+
+CHAPTERS = """\
+某县农村人居环境整治实施办法
+（2020年6月1日）
+为改善农村人居环境，制定本办法。
+第一章　总则
+本办法适用于全县行政村。
+第二章　主要任务
+1、推进厕所革命。2020年完成改厕3000户。
+——新建公厕12座；
+——改造户厕2988户。
+2、治理生活垃圾。建立村收集、镇转运、县处理体系。
+第三章　附则
+各乡镇要结合实际制定细则。
+本办法自发布之日起施行。
+某县人民政府办公室
+"""
+
+
+def test_chapters_numbered_items_bullets_and_a_front_date(tmp_path: Path) -> None:
+    path = import_to(tmp_path, salt(CHAPTERS, 3, 1.0), "chapters.txt")
+    assert validate([path]) == []
+    report = load_file(path)
+    assert [s.heading for s in report.sections] == [
+        "第一章　总则", "第二章　主要任务", "第三章　附则"]
+    [first, second] = report.sections[1].measures
+    assert (first.heading, first.text) == (
+        "1、推进厕所革命", "2020年完成改厕3000户。\n——新建公厕12座；\n——改造户厕2988户。")
+    assert second.id == "s2.m2"
+    assert (report.title, report.date, report.issuer) == (
+        "某县农村人居环境整治实施办法", "2020年6月1日", "某县人民政府办公室")
+    assert report.intro == "为改善农村人居环境，制定本办法。"
+    assert report.sections[2].text == "各乡镇要结合实际制定细则。"
+    assert report.closing == "本办法自发布之日起施行。"
