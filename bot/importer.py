@@ -250,6 +250,7 @@ def _parse(lines: list[str]) -> _Draft:
             chunks[-1][1].append(text)
         else:
             draft.intro.append(text)
+    _covering_letter(draft)
     for mark, paragraphs in chunks:
         section: dict[str, Any] = {"id": f"s{mark.number}", "number": mark.number}
         if section_style != "dun":
@@ -273,6 +274,17 @@ def _parse(lines: list[str]) -> _Draft:
     _take_closing(draft, body)
     draft.closing.extend(notes)
     return draft
+
+
+def _covering_letter(draft: _Draft) -> None:
+    """A covering letter before an attached plan is signed inside the intro: an issuer
+    line followed by a date line (国务院 / 2019年1月24日)."""
+    for index in range(len(draft.intro) - 1):
+        issuer, date = draft.intro[index : index + 2]
+        if _ISSUER.match(issuer) and _DATE.match(date) and not draft.issuer and not draft.date:
+            draft.issuer, draft.date = issuer, _unwrap(date)
+            del draft.intro[index : index + 2]
+            return
 
 
 def _take_closing(draft: _Draft, body: list[str]) -> None:
