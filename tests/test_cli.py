@@ -266,9 +266,11 @@ def write_if_given(path: Path, content: str | bytes | None) -> Path:
     ("content", "message"),
     [
         (None, "cannot read"), ("a1 b2 c3\n#$ %^\n", "no report text"),
-        (b"\xff\xfe\x00", "not UTF-8"),
+        (b"\xff\xfe\x00", "not UTF-8"), ("", "no report text"),
+        (b"\x00\x01\x02ELF", "binary"), ("这是一段普通的中文文字。\n", "no sections"),
+        ("plain English text only\n", "no Chinese text"),
     ],
-    ids=["missing", "junk-only", "not-utf8"],
+    ids=["missing", "junk-only", "not-utf8", "empty", "binary", "no-sections", "not-chinese"],
 )
 def test_import_errors_are_one_line(
     tmp_path: Path, content: str | bytes | None, message: str
