@@ -22,7 +22,7 @@ from typing import NoReturn, TextIO
 from bot.config import Settings, load_settings
 from bot.content import parse_number, validate
 from bot.errors import EXIT_ERROR, FaqbotError
-from bot.importer import DraftError, draft_yaml
+from bot.importer import DraftError, build_draft
 from bot.replies import FaqBot, Reply, rendering_problems
 from bot.store import SqliteStore, StoreError
 
@@ -106,17 +106,24 @@ def cmd_import(args: argparse.Namespace) -> int:
             raise CliError(f"{output}: already exists; use --force to overwrite it")
     raw = _read_raw(source)
     try:
-        draft = draft_yaml(raw, source.name)
-    except ValueError as error:  # DraftError, or an odd numeral such as 二二、
+        relative = os.path.relpath(source.resolve(), (output or Path.cwd() / "-").resolve().parent)
+        # source: is read relative to the YAML's folder, so write it that way
+        draft = build_draft(raw, Path(relative).as_posix(), source.stem)
+    except DraftError as error:
         raise CliError(f"{source}: {error}") from None
     if output is not None:
         try:
-            output.write_text(draft, encoding="utf-8")
+            output.write_text(draft.yaml, encoding="utf-8")
         except OSError as error:
             raise CliError(f"{output}: cannot write ({error.strerror})") from None
-        print(f"draft written to {output}; add questions, keywords and slogan names")
+        print(draft.cleaned.summary())
+        print(
+            f"draft written to {output}: {draft.sections} sections, {draft.measures} measures; "
+            "add questions, keywords and slogan names"
+        )
     else:
-        sys.stdout.write(draft)
+        print(draft.cleaned.summary(), file=sys.stderr)  # stdout is the YAML
+        sys.stdout.write(draft.yaml)
     return 0
 
 

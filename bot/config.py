@@ -109,6 +109,10 @@ DEFAULT_TEXTS: dict[str, str] = {
     "feedback_thanks": "谢谢您的反馈！",
     "too_fast": "您发送得太快了，请稍等片刻再提问。",
     "error": "抱歉，刚才出了点问题，请稍后再试，或发送 /help 查看用法。",
+    "issued": "本文件由{issuer}发布，未署个人作者。",
+    "issued_on": "本文件由{issuer}于{date}发布，未署个人作者。",
+    "dated": "本文件的日期是{date}，文中没有写明发布单位和作者。",
+    "no_author": "抱歉，这份报告没有署名，文中也没有写明发布单位，无法回答作者是谁。",
 }
 
 

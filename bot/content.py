@@ -6,6 +6,7 @@ problem can name the file and line it comes from: ``FILE:LINE: message``.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 import unicodedata
@@ -21,7 +22,12 @@ from bot.errors import FaqbotError
 
 NUMERALS = "一二三四五六七八九十"
 INTRO_ID = "intro"
+CLOSING_ID = "closing"
 AUTHOR_ID = "author"
+# A passage longer than this is split into parts (s2.m2.p1, ...): a one-line question
+# should get a screenful, not a chapter. Short reports (the seed: 400 at most) keep
+# their passages whole.
+MAX_PASSAGE_CHARS = 600
 _SECTION_ID = re.compile(r"^s(\d+)$")
 _MEASURE_ID = re.compile(r"^s(\d+)\.m(\d+)$")
 _SLOGAN_ID = re.compile(r"^sl\d+$")
@@ -103,15 +109,25 @@ class Measure:
     text: str
     questions: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    # as written before the title: （一）, (一), 1., 1、, （1）, 第一，; "" is 一是
+    marker: str = ""
+    # what stands between title and text in the source: 。 or ， or a line break
+    separator: str = "。"
 
     @property
     def heading(self) -> str:
+        if self.marker:
+            return f"{self.marker}{self.title}"
         return f"{numeral(self.number)}是{self.title}"
 
     @property
+    def short_heading(self) -> str:
+        return f"{self.marker or numeral(self.number) + '是'}{short_title(self.title)}"
+
+    @property
     def source_line(self) -> str:
-        """The measure as one line of the report."""
-        return f"{self.heading}。{self.text}"
+        """The measure as it stands in the report (line breaks between paragraphs)."""
+        return f"{self.heading}{self.separator}{self.text}"
 
 
 @dataclass(frozen=True)
@@ -126,14 +142,15 @@ class Section:
     missing_measures: tuple[int, ...] = ()
     questions: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
+    marker: str = ""  # as written before the title: 第一部分, 第一章; "" is 一、
 
     @property
     def heading(self) -> str:
-        return f"{numeral(self.number)}、{self.title}"
+        return f"{self.marker or numeral(self.number) + '、'}{self.title}"
 
     @property
     def short_heading(self) -> str:
-        return f"{numeral(self.number)}、{short_title(self.title)}"
+        return f"{self.marker or numeral(self.number) + '、'}{short_title(self.title)}"
 
     def measure(self, number: int) -> Measure | None:
         return next((m for m in self.measures if m.number == number), None)
@@ -161,13 +178,13 @@ class Passage:
     """Anything the bot can answer with, flattened for search and replies."""
 
     id: str
-    kind: str  # intro | section | measure | slogan | author
+    kind: str  # intro | section | measure | part | closing | slogan | author
     title: str
     text: str
     path: str
     questions: tuple[str, ...] = ()
     keywords: tuple[str, ...] = ()
-    parent: str = ""  # section id of a measure, source passage of a slogan
+    parent: str = ""  # section id of a measure, source passage of a slogan, owner of a part
 
 
 @dataclass(frozen=True)
@@ -190,54 +207,141 @@ class Report:
     synonyms: tuple[tuple[str, tuple[str, ...]], ...] = ()
     file: str = ""
     passages: tuple[Passage, ...] = field(default=(), compare=False)
+    # A document issued by an office has a title, an issuer and a date instead of an author.
+    title: str = ""
+    issuer: str = ""
+    date: str = ""
+    doc_number: str = ""  # 国发〔2018〕42号
+    closing: str = ""  # the closing paragraph(s), a passage like the intro
+    closing_questions: tuple[str, ...] = ()
+    closing_keywords: tuple[str, ...] = ()
 
     def section(self, number: int) -> Section | None:
         return next((s for s in self.sections if s.number == number), None)
 
     def source_lines(self) -> list[str]:
-        """The report text as lines, in source order: what the raw file holds minus junk."""
+        """The report's body as lines, in source order: what the raw file holds minus
+        junk and minus the metadata lines (title, issuer, date, number, byline)."""
         lines = [self.intro]
         for section in self.sections:
             lines.append(section.heading)
             lines.append(section.text)
             lines.extend(m.source_line for m in section.measures)
-        lines.append(self.byline)
-        return lines
+        lines.append(self.closing)
+        return [line for text in lines for line in text.split("\n") if line]
+
+    def metadata_lines(self) -> list[str]:
+        """The metadata as the source lines that hold it."""
+        values = (*self.title.split("\n"), self.doc_number, self.issuer, self.date,
+                  *self.byline.split("\n"))
+        return [v for v in values if v]
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？])(?![”’）)])")
+
+
+def split_parts(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:
+    """Cut a long text into parts of at most about ``limit`` characters, at paragraph
+    (and bullet) breaks, else between sentences; the parts joined give the text back.
+
+    >>> split_parts("甲。" * 4, limit=5)
+    ['甲。甲。', '甲。甲。']
+    """
+    if len(text) <= limit:
+        return [text]
+    units: list[str] = []
+    paragraphs = text.split("\n")
+    for index, paragraph in enumerate(paragraphs):
+        ending = "\n" if index < len(paragraphs) - 1 else ""
+        if len(paragraph) <= limit:
+            units.append(paragraph + ending)
+            continue
+        sentences = [s for s in _SENTENCE_END.split(paragraph) if s]
+        sentences[-1] += ending
+        units.extend(sentences)
+    parts: list[str] = []
+    for unit in units:
+        # a paragraph boundary is preferred: start a new part after a full paragraph
+        # once the current part is at least half full
+        if parts and len(parts[-1]) + len(unit) <= limit and not (
+            parts[-1].endswith("\n") and len(parts[-1]) >= limit // 2
+        ):
+            parts[-1] += unit
+        else:
+            parts.append(unit)
+    return parts
+
+
+def _passages(
+    passage_id: str, kind: str, title: str, text: str, path: str,
+    questions: tuple[str, ...], keywords: tuple[str, ...], parent: str = "",
+) -> list[Passage]:
+    """One passage, or its parts when the text is long (each part shows its parent's path)."""
+    parts = split_parts(text)
+    if len(parts) == 1:
+        return [Passage(passage_id, kind, title, text, path, questions, keywords, parent)]
+    count = len(parts)
+    return [
+        Passage(
+            f"{passage_id}.p{number}", "part", f"{title}（{number}/{count}）", part.strip(),
+            f"{path} › 第{number}段", questions if number == 1 else (),
+            keywords if number == 1 else (), passage_id,
+        )
+        for number, part in enumerate(parts, start=1)
+    ]
 
 
 def build_passages(report: Report) -> tuple[Passage, ...]:
     """Flatten a report into passages, in reading order (◀ ▶ follow this order)."""
-    passages = [
-        Passage(
-            INTRO_ID, "intro", "引言", report.intro, "引言",
-            report.intro_questions, report.intro_keywords,
-        )
-    ]
-    by_id: dict[str, Passage] = {INTRO_ID: passages[0]}
+    passages = _passages(
+        INTRO_ID, "intro", "引言", report.intro, "引言",
+        report.intro_questions, report.intro_keywords,
+    )
+    by_id: dict[str, list[Passage]] = {INTRO_ID: list(passages)}
     for section in report.sections:
+        section_parts = split_parts(section.text)
+        # the section passage stays (it lists the measures); a long lead goes to its parts
         passage = Passage(
-            section.id, "section", section.heading, section.text, section.short_heading,
+            section.id, "section", section.heading,
+            section.text if len(section_parts) == 1 else "", section.short_heading,
             section.questions, section.keywords,
         )
         passages.append(passage)
-        by_id[section.id] = passage
+        by_id[section.id] = [passage]
+        if len(section_parts) > 1:
+            parts = _passages(
+                section.id, "section", section.heading, section.text, section.short_heading,
+                (), (),
+            )
+            passages.extend(parts)
+            by_id[section.id] = parts
         for measure in section.measures:
-            short = f"{numeral(measure.number)}是{short_title(measure.title)}"
-            path = f"{section.short_heading} › {short}"
-            passage = Passage(
+            path = f"{section.short_heading} › {measure.short_heading}"
+            measure_passages = _passages(
                 measure.id, "measure", measure.heading, measure.text, path,
                 measure.questions, measure.keywords, section.id,
             )
-            passages.append(passage)
-            by_id[measure.id] = passage
+            passages.extend(measure_passages)
+            by_id[measure.id] = measure_passages
+    if report.closing:
+        closing = _passages(
+            CLOSING_ID, "closing", "结束语", report.closing, "结束语",
+            report.closing_questions, report.closing_keywords,
+        )
+        passages.extend(closing)
+        by_id[CLOSING_ID] = closing
+    issued = "，".join(v for v in (report.issuer, report.date) if v)
     passages.append(
         Passage(
-            AUTHOR_ID, "author", "作者", report.byline, "作者",
-            report.author_questions, (report.author, report.role),
+            AUTHOR_ID, "author", "作者" if report.author else "发布",
+            report.byline or issued, "作者" if report.author else "发布",
+            report.author_questions,
+            tuple(v for v in (report.author, report.role, report.issuer, report.date) if v),
         )
     )
     for slogan in report.slogans:
-        source = by_id[slogan.source]
+        candidates = by_id[slogan.source]
+        source = next((p for p in candidates if slogan.text in p.text), candidates[0])
         title = f"“{slogan.text}”" if "“" not in slogan.text else slogan.text
         passages.append(
             Passage(
@@ -333,6 +437,16 @@ class _Reader:
             return value
         return 0
 
+    def raw_text(self, fields: dict[str, Node], key: str, what: str, default: str) -> str:
+        """Text kept exactly as written (a separator may be a line break)."""
+        node = fields.get(key)
+        if node is None:
+            return default
+        if not isinstance(node, ScalarNode) or node.tag != "tag:yaml.org,2002:str":
+            self.problem(node, f"'{key}' in {what} must be text")
+            return default
+        return str(node.value)
+
     def integer(self, fields: dict[str, Node], key: str, what: str) -> int:
         node = fields.get(key)
         return 0 if node is None else self.number(node, f"'{key}' in {what}")
@@ -382,7 +496,9 @@ _PASSAGE_KEYS = ("questions", "keywords")
 
 def _read_measure(reader: _Reader, node: Node, section: Section) -> Measure:
     what = f"measure of section {section.id}"
-    fields = reader.mapping(node, what, ("id", "number", "title", "text"), _PASSAGE_KEYS)
+    fields = reader.mapping(
+        node, what, ("id", "number", "title"), ("text", "marker", "separator", *_PASSAGE_KEYS)
+    )
     measure = Measure(
         id=reader.text(fields, "id", what),
         number=reader.integer(fields, "number", what),
@@ -390,6 +506,8 @@ def _read_measure(reader: _Reader, node: Node, section: Section) -> Measure:
         text=reader.text(fields, "text", what),
         questions=reader.texts(fields, "questions", what),
         keywords=reader.texts(fields, "keywords", what),
+        marker=reader.raw_text(fields, "marker", what, default=""),
+        separator=reader.raw_text(fields, "separator", what, default="。"),
     )
     expected = f"{section.id}.m{measure.number}"
     if measure.id and measure.number and measure.id != expected:
@@ -409,8 +527,8 @@ def _read_section(
     what = "section"
     problems_before = len(reader.problems)
     fields = reader.mapping(
-        node, what, ("id", "number", "title", "text", "measures"),
-        ("missing_measures", *_PASSAGE_KEYS),
+        node, what, ("id", "number", "title", "measures"),
+        ("text", "marker", "missing_measures", *_PASSAGE_KEYS),
     )
     section = Section(
         id=reader.text(fields, "id", what),
@@ -420,6 +538,7 @@ def _read_section(
         missing_measures=reader.integers(fields, "missing_measures", what),
         questions=reader.texts(fields, "questions", what),
         keywords=reader.texts(fields, "keywords", what),
+        marker=reader.raw_text(fields, "marker", what, default=""),
     )
     if section.id and section.number and section.id != f"s{section.number}":
         reader.problem(
@@ -450,7 +569,7 @@ def _read_section(
     section = Section(
         section.id, section.number, section.title, section.text,
         tuple(m for m, _ in measures), section.missing_measures,
-        section.questions, section.keywords,
+        section.questions, section.keywords, section.marker,
     )
     return section, measures
 
@@ -503,11 +622,16 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
     # A missing block is reported once (missing key); its fields are then not checked.
     meta = reader.mapping(
         top["report"], what,
-        ("id", "name", "author", "role", "byline", "source", "intro"), ("author_questions",),
+        ("id", "name", "source", "intro"),
+        ("author", "role", "byline", "title", "issuer", "date", "doc_number", "closing",
+         "author_questions"),
     ) if "report" in top else {}
     intro_fields = reader.mapping(
-        meta["intro"], "intro", ("text",), _PASSAGE_KEYS
+        meta["intro"], "intro", (), ("text", *_PASSAGE_KEYS)
     ) if "intro" in meta else {}
+    closing_fields = reader.mapping(
+        meta["closing"], "closing", ("text",), _PASSAGE_KEYS
+    ) if "closing" in meta else {}
     id_nodes: dict[str, Node] = {}
 
     def claim(passage_id: str, node: Node) -> None:
@@ -528,6 +652,8 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
         reader.problem(top["sections"], "a report needs at least one section")
 
     passage_texts = {INTRO_ID: reader.text(intro_fields, "text", "intro")}
+    if closing_fields:
+        passage_texts[CLOSING_ID] = reader.text(closing_fields, "text", "closing")
     for section in sections:
         passage_texts[section.id] = section.text
         for measure in section.measures:
@@ -572,9 +698,17 @@ def _read_report(reader: _Reader, root: Node) -> tuple[Report, dict[str, Node]]:
         synonyms=_read_synonyms(
             reader, top.get("synonyms"),
             "".join([*passage_texts.values(), *(s.title for s in sections),
-                     reader.text(meta, "byline", what)]),
+                     reader.text(meta, "byline", what), reader.text(meta, "title", what),
+                     reader.text(meta, "issuer", what)]),
         ),
         file=reader.file,
+        title=reader.text(meta, "title", what),
+        issuer=reader.text(meta, "issuer", what),
+        date=reader.text(meta, "date", what),
+        doc_number=reader.text(meta, "doc_number", what),
+        closing=passage_texts.get(CLOSING_ID, ""),
+        closing_questions=reader.texts(closing_fields, "questions", "closing"),
+        closing_keywords=reader.texts(closing_fields, "keywords", "closing"),
     )
     if report.byline and report.author and report.author not in report.byline:
         reader.problem(meta["byline"], "byline does not name the author")
@@ -646,7 +780,8 @@ def load_file(path: Path) -> Report:
 
 
 def validate(paths: Iterable[Path]) -> list[Problem]:
-    """Every problem in the given files or directories (empty when all are valid).
+    """Every problem in the given files or directories (empty when all are valid),
+    including every sentence the YAML lost, changed or repeated from its source.
 
     Each path is loaded exactly as the bot loads its content (load_report), so a
     directory holding two reports fails here as it would fail there.
@@ -654,10 +789,94 @@ def validate(paths: Iterable[Path]) -> list[Problem]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            load_report(path)
+            report = load_report(path)
         except ContentError as error:
             problems.extend(error.problems)
+        else:
+            problems.extend(source_problems(report, Path(report.file)))
     return problems
+
+
+def sentences(line: str) -> list[str]:
+    """A line cut after 。！？ (a closing quote stays with its sentence)."""
+    return [s for s in _SENTENCE_END.split(line) if s]
+
+
+def _unwrapped(line: str) -> str:
+    """A line without the brackets around it: （作者系…） and 作者系… are the same byline."""
+    inside = line[1:-1]
+    if line[:1] in "（(" and line[-1:] in "）)" and "）" not in inside and ")" not in inside:
+        return line[1:-1]
+    return line
+
+
+def _scalar_lines(node: Node) -> list[tuple[str, int]]:
+    if isinstance(node, ScalarNode):
+        return [(str(node.value), node.start_mark.line + 1)]
+    if isinstance(node, SequenceNode):
+        return [pair for item in node.value for pair in _scalar_lines(item)]
+    if isinstance(node, MappingNode):
+        return [pair for _, value in node.value for pair in _scalar_lines(value)]
+    return []
+
+
+def source_problems(report: Report, path: Path) -> list[Problem]:
+    """Compare the YAML with its cleaned ``source:`` file, sentence by sentence: name each
+    sentence that is missing, changed or repeated, and metadata not in the source."""
+    from bot.cleaning import clean_text  # the cleaner is only needed here
+
+    source = path.parent / report.source
+    try:
+        raw = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []  # reported by the loader (source file not found)
+    root = _compose(path)
+    nodes = _scalar_lines(root) if root is not None else []
+
+    def line_of(text: str) -> int:
+        """The YAML line holding text: its start, or its end (a heading's title follows
+        its number, which the YAML keeps apart)."""
+        for probe in (text[:20], text[-12:]):
+            line = next((line for value, line in nodes if probe in value), 0)
+            if line:
+                return line
+        return 1
+
+    problems: list[Problem] = []
+    lines = [_unwrapped(line) for line in clean_text(raw).text_lines]
+    for value in report.metadata_lines():
+        if _unwrapped(value) in lines:
+            lines.remove(_unwrapped(value))
+        else:
+            message = f"'{value}' is not a line of {source}"
+            problems.append(Problem(str(path), line_of(value), message))
+    expected = [s for line in lines for s in sentences(line)]
+    actual = [s for line in report.source_lines() for s in sentences(_unwrapped(line))]
+    matcher = difflib.SequenceMatcher(None, expected, actual, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        lost, added = expected[i1:i2], actual[j1:j2]
+        # where the YAML should hold a lost sentence: beside its neighbour in the YAML
+        near = line_of(actual[max(j1 - 1, 0)]) if actual else 1
+        changed = min(len(lost), len(added)) if op == "replace" else 0
+        for old, new in zip(lost[:changed], added[:changed], strict=True):
+            problems.append(Problem(
+                str(path), line_of(new),
+                f"sentence changed: '{_clip(new)}' (source: '{_clip(old)}')",
+            ))
+        for sentence in lost[changed:]:
+            problems.append(Problem(str(path), near, f"sentence missing: '{_clip(sentence)}'"))
+        for sentence in added[changed:]:
+            what = "repeated" if sentence in expected else "not in the source"
+            problems.append(Problem(
+                str(path), line_of(sentence), f"sentence {what}: '{_clip(sentence)}'"
+            ))
+    return problems
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def load_report(path: Path) -> Report:

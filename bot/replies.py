@@ -117,7 +117,8 @@ class FaqBot:
         self.store = store  # where unanswered questions and ratings go; None: not recorded
         self.report: Report = index.report
         self.reading_order = tuple(
-            p for p in self.report.passages if p.kind in ("intro", "section", "measure", "author")
+            p for p in self.report.passages
+            if p.kind in ("intro", "section", "measure", "part", "closing", "author")
         )
 
     @classmethod
@@ -226,7 +227,7 @@ class FaqBot:
             blocks.append(Block("note", self.settings.text("related")))
             blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in related)
             buttons.insert(0, tuple(Button(_clip(h.title, 18), f"p:{h.id}") for h in related))
-        if best.kind in ("measure", "section", "intro", "slogan", "author"):
+        if best.kind in ("measure", "part", "section", "intro", "closing", "slogan", "author"):
             buttons.append(
                 _row(("👍 有用", f"fb:good:{best.id}"), ("👎 没用", f"fb:bad:{best.id}"))
             )
@@ -365,6 +366,9 @@ class FaqBot:
 
     def show(self, passage_id: str) -> Reply:
         """A passage by id, with navigation; a lost measure says so."""
+        parts = [p for p in self.reading_order if p.kind == "part" and p.parent == passage_id]
+        if parts and passage_id not in {p.id for p in self.reading_order}:
+            return self._whole(passage_id, parts)
         passage = self.index.passage(passage_id)
         if passage is not None:
             return self._passage_reply(passage)
@@ -396,8 +400,7 @@ class FaqBot:
             blocks.append(Block("text", passage.text))
             buttons.append(_row(("📄 查看原文", f"p:{slogan.source}"), SLOGANS_BUTTON))
         elif passage.kind == "author":
-            blocks.append(Block("text", f"{self.report.author}，{self.report.role}。"))
-            blocks.append(Block("text", f"（{passage.text}）"))
+            blocks.extend(self._author_blocks(passage))
         else:
             blocks.append(Block("text", passage.text))
         if passage.kind == "section":
@@ -408,6 +411,35 @@ class FaqBot:
         if navigation and passage.kind != "slogan":
             buttons.append(self._navigation(passage.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=passage.id)
+
+    def _whole(self, passage_id: str, parts: list[Passage]) -> Reply:
+        """A long measure asked for by its id (its button, a deep link): all its parts in
+        one reply; questions get the one part that answers them."""
+        title = parts[0].title.rsplit("（", 1)[0]
+        path = parts[0].path.rsplit(" › ", 1)[0]
+        blocks = [Block("heading", title)]
+        blocks.extend(Block("text", p.text) for p in parts)
+        blocks.append(Block("source", self.settings.text("source", path=path)))
+        before, after = self._navigation(parts[0].id), self._navigation(parts[-1].id)
+        row = (*[b for b in before if b.label == "◀"], *[b for b in after if b.label != "◀"])
+        return Reply(tuple(blocks), (row,), passage_id=passage_id)
+
+    def _author_blocks(self, passage: Passage) -> list[Block]:
+        """Who wrote it; for a document without a personal author, who issued it and
+        when; if the report tells neither, an honest no."""
+        report, text = self.report, self.settings.text
+        if report.author:
+            who = "，".join(v for v in (report.author, report.role) if v)
+            return [Block("text", f"{who}。"), Block("text", f"（{passage.text}）")]
+        if report.issuer:
+            if report.date:
+                return [Block("text", text("issued_on", issuer=report.issuer, date=report.date))]
+            return [Block("text", text("issued", issuer=report.issuer))]
+        if report.date:
+            return [Block("text", text("dated", date=report.date))]
+        if report.role:  # 作者单位 without a name
+            return [Block("text", f"{report.role}。"), Block("text", f"（{passage.text}）")]
+        return [Block("text", text("no_author"))]
 
     def _navigation(self, passage_id: str) -> tuple[Button, ...]:
         """◀ ▶ through the report in reading order, and back to the table of contents."""

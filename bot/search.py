@@ -92,7 +92,13 @@ _DOCUMENT_WORDS = frozenset(
     "材料 报告 文章 一共 总共 共 所有 全部 列 列出 列举 一下 分 哪几个".split()
 )
 _SLOGAN_CUE = re.compile(r"口号|提法|标语|顺口溜|金句|格言|名言|警句|说法")
-_AUTHOR_CUE = re.compile(r"作者|谁写|写的|撰写|执笔|署名|尤小波|写(?:这|那)?(?:篇|份)?.{0,3}的人")
+_AUTHOR_CUE = re.compile(
+    r"作者|谁写|写的|撰写|执笔|署名|尤小波|写(?:这|那)?(?:篇|份)?.{0,3}的人"
+    # a document issued by an office: who issued it and when
+    r"|谁(?:发布|印发|发的|制定)|哪个(?:单位|部门|机关)(?:发布|印发|发的|制定)"
+    r"|发文(?:单位|机关|日期|时间)|(?:发布|印发|成文)(?:单位|日期|时间)"
+    r"|什么时候(?:发布|印发|出台)"
+)
 
 
 @dataclass(frozen=True)
@@ -355,10 +361,13 @@ class Index:
             if t in self.data.report_terms and t not in author.tokens
             and t not in _DOCUMENT_WORDS and t not in _AUTHOR_WORDS
         ]
-        return not foreign and not _ASKS_TIME.search(text) and not _BIOGRAPHY.search(text)
+        # a date is known only for a document that states one (发布日期)
+        asks_time = _ASKS_TIME.search(text) and not self.report.date
+        return not foreign and not asks_time and not _BIOGRAPHY.search(text)
 
     def passage(self, passage_id: str) -> Passage | None:
-        return self.passages.get(passage_id)
+        """A passage by id; a long measure split into parts (s2.m2) is found as its first."""
+        return self.passages.get(passage_id) or self.passages.get(f"{passage_id}.p1")
 
     def _hit(self, passage: Passage, score: float) -> Hit:
         return Hit(passage.id, passage.kind, passage.title, passage.text, passage.path,
@@ -395,7 +404,7 @@ class Index:
             if measure_number is not None:
                 measure = section.measure(measure_number)
                 if measure is not None:
-                    return self._hit(self.passages[measure.id], 100)
+                    return self._hit(self.passage(measure.id) or self.passages[section.id], 100)
                 if measure_number in section.missing_measures:
                     return missing_measure_hit(section, measure_number)
                 return absent_hit(section.number, measure_number)

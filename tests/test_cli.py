@@ -204,7 +204,10 @@ def test_ask_with_broken_content_names_file_and_line(tmp_path: Path) -> None:
 
 def test_import_prints_a_draft(faq_bot: FaqBot) -> None:
     result = run("import", "content/raw/siming-report.txt")
-    assert (result.returncode, result.stderr) == (0, "")
+    assert result.returncode == 0
+    # the cleaning summary goes to stderr (stdout is the YAML), one line per changed line
+    assert result.stderr.startswith("junk removed from 15 lines (3 whole junk lines); 0 unsure")
+    assert "line 19: removed start '* q# F3 c\" F- q', end ') z0 W# B: Q- ^% l1 c'" in result.stderr
     draft = yaml.safe_load(result.stdout)
     assert draft["report"]["intro"]["text"] == faq_bot.report.intro
     assert [s["title"] for s in draft["sections"]] == [s.title for s in faq_bot.report.sections]
@@ -231,8 +234,23 @@ def test_import_writes_the_draft_file(
     target = tmp_path / "draft.yaml"
     code, out, _ = cli(capsys, monkeypatch, "import", str(RAW), "-o", str(target))
     assert code == 0
-    assert str(target) in one_line(out)
+    assert str(target) in out.splitlines()[-1]
+    assert out.startswith("junk removed from 15 lines")
     assert yaml.safe_load(target.read_text(encoding="utf-8"))["report"]["byline"]
+    # valid as written: source: is relative to the draft's folder
+    assert main(["validate", str(target)]) == 0
+
+
+def test_import_refuses_to_overwrite_without_force(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    target = tmp_path / "draft.yaml"
+    target.write_text("mine\n", encoding="utf-8")
+    code, _, err = cli(capsys, monkeypatch, "import", str(RAW), "-o", str(target))
+    assert (code, target.read_text(encoding="utf-8")) == (EXIT_ERROR, "mine\n")
+    assert "already exists (use --force" in one_line(err)
+    code, _, _ = cli(capsys, monkeypatch, "import", str(RAW), "-o", str(target), "--force")
+    assert code == 0 and target.read_text(encoding="utf-8").startswith("report:")
 
 
 def write_if_given(path: Path, content: str | bytes | None) -> Path:
@@ -246,9 +264,13 @@ def write_if_given(path: Path, content: str | bytes | None) -> Path:
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(None, "file not found"), ("a1 b2 c3\n#$ %^\n", "no sections"),
-     (b"\xff\xfe\x00", ":1: not UTF-8 text")],
-    ids=["missing", "junk-only", "not-utf8"],
+    [
+        (None, "file not found"), ("a1 b2 c3\n#$ %^\n", "no report text"),
+        (b"\xff\xfe\x00", "not UTF-8"), ("", "no report text"),
+        (b"\x00\x01\x02ELF", "binary"), ("这是一段普通的中文文字。\n", "no sections"),
+        ("plain English text only\n", "no Chinese text"),
+    ],
+    ids=["missing", "junk-only", "not-utf8", "empty", "binary", "no-sections", "not-chinese"],
 )
 def test_import_errors_are_one_line(
     tmp_path: Path, content: str | bytes | None, message: str

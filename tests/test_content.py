@@ -84,13 +84,27 @@ def line_of(text: str, marker: str) -> int:
     return text[: text.index(marker)].count("\n") + 1
 
 
+# The source MINIMAL was cleaned from: validate compares the two sentence by sentence.
+MINIMAL_RAW = """\
+政府办认真履行“参谋、服务”的职责。
+一、着力思想提标,增强大局意识
+提出“对党忠诚、爱国为民”的精神。
+一是立足对党忠诚,坚定政治信仰。增强党性意识。
+二是立足爱国为民,贯彻宗旨意识。保持为民服务的本色。
+二、着力作风提效,确保工作落实
+厚植高效的作风。
+二是营造合干氛围。鼓励新老结对。
+（作者系某区政府办公室主任张三）
+"""
+
+
 def write_report(directory: Path, text: str, raw: bool = True) -> Path:
     """Write a report file (and, unless ``raw`` is False, the raw source it names)."""
     path = directory / "mini.yaml"
     path.write_text(text, encoding="utf-8")
     if raw:
         (directory / "raw").mkdir(exist_ok=True)
-        (directory / "raw" / "mini.txt").write_text("原文\n", encoding="utf-8")
+        (directory / "raw" / "mini.txt").write_text(MINIMAL_RAW, encoding="utf-8")
     return path
 
 
@@ -150,13 +164,13 @@ BROKEN: list[tuple[str, Callable[[str], str], list[tuple[str, str]]]] = [
     ),
     (
         "missing-key-in-section",
-        replace("    text: 厚植高效的作风。\n", ""),
-        [("  - id: s2\n", "missing key 'text' in section")],
+        replace("    title: 着力作风提效,确保工作落实\n", ""),
+        [("  - id: s2\n", "missing key 'title' in section")],
     ),
     (
         "missing-key-in-measure",
-        replace("        text: 增强党性意识。\n", ""),
-        [("      - id: s1.m1", "missing key 'text' in measure of section s1")],
+        replace("        title: 立足对党忠诚,坚定政治信仰\n", ""),
+        [("      - id: s1.m1", "missing key 'title' in measure of section s1")],
     ),
     (
         "missing-key-in-report",

@@ -471,7 +471,7 @@ def test_import_odd_numerals_are_one_line(tmp_path: Path, numeral: str) -> None:
     source = tmp_path / "raw.txt"
     source.write_text(f"引言内容。\n{numeral}、标题内容\n正文内容。\n", encoding="utf-8")
     line = one_error_line(faqbot("import", str(source)))
-    assert line == f"faqbot: {source}: '{numeral}' is not a Chinese numeral from 一 to 九十九"
+    assert line.startswith(f"faqbot: {source}: no sections found")  # 二二、 is no heading
 
 
 def test_import_caps_the_input_size(tmp_path: Path) -> None:
