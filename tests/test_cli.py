@@ -248,7 +248,7 @@ def test_import_refuses_to_overwrite_without_force(
     target.write_text("mine\n", encoding="utf-8")
     code, _, err = cli(capsys, monkeypatch, "import", str(RAW), "-o", str(target))
     assert (code, target.read_text(encoding="utf-8")) == (EXIT_ERROR, "mine\n")
-    assert "already exists (use --force" in one_line(err)
+    assert "already exists; use --force" in one_line(err)
     code, _, _ = cli(capsys, monkeypatch, "import", str(RAW), "-o", str(target), "--force")
     assert code == 0 and target.read_text(encoding="utf-8").startswith("report:")
 

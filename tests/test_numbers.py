@@ -202,11 +202,16 @@ def test_console_chat_reads_typed_numbers_as_buttons_or_questions(faq_bot: FaqBo
 # --- the importer (raw report text) -----------------------------------------------------
 
 
-@pytest.mark.parametrize("heading", ["十十、着力思想提标", "九九九九九九九九九九、着力思想提标",
-                                     "一、着力思想提标\n九九九九九九九九九九是立足创新。正文。"])
-def test_import_refuses_heading_numbers_that_are_none(heading: str) -> None:
-    with pytest.raises(DraftError, match="not a heading number"):
+@pytest.mark.parametrize("heading", ["十十、着力思想提标", "九九九九九九九九九九、着力思想提标"])
+def test_import_takes_no_odd_numeral_for_a_heading(heading: str) -> None:
+    with pytest.raises(DraftError, match="no sections found"):
         draft_yaml(heading + "\n", "raw.txt")
+
+
+def test_an_odd_measure_numeral_stays_text_of_its_section() -> None:
+    line = "九九九九九九九九九九是立足创新。正文。"
+    draft = draft_yaml(f"一、着力思想提标\n{line}\n", "raw.txt")
+    assert "id: s1.m" not in draft and line in draft
 
 
 def test_import_reads_headings_beyond_ten() -> None:
