@@ -59,9 +59,13 @@ class PrivateCache:
         """Create (0700) or open the directory and check it; raise CacheRefused."""
         if os.open not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
             raise CacheRefused("this platform cannot open files relative to a checked directory")
+        if directory.is_symlink():  # O_NOFOLLOW below refuses it too, less clearly
+            raise CacheRefused("it is a symbolic link")
         try:
             directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
             fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | _FLAGS)
+        except FileExistsError:
+            raise CacheRefused("it is not a directory") from None
         except OSError as error:
             raise CacheRefused(_reason(error)) from None
         try:
