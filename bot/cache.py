@@ -83,16 +83,9 @@ class PrivateCache:
     def read(self, name: str) -> bytes | None:
         """The payload stored under name; None when there is none or it is refused."""
         try:
-            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _FLAGS, dir_fd=self._fd)
+            content = _read_checked(self._fd, name, "the file")
         except FileNotFoundError:
             return None
-        except OSError as error:
-            self.warn(name, f"refused: {_reason(error)}; rebuilding it")
-            return None
-        try:
-            with os.fdopen(fd, "rb") as handle:
-                _check(os.fstat(handle.fileno()), "the file")
-                content = handle.read()
         except (OSError, CacheRefused) as error:
             self.warn(name, f"refused: {_reason(error)}; rebuilding it")
             return None
@@ -186,15 +179,11 @@ def _check(status: os.stat_result, what: str, *, directory: bool = False) -> Non
 def _key(directory_fd: int) -> bytes:
     """The MAC key, created once per cache directory (0600, never replaced)."""
     try:
-        fd = os.open(KEY_FILE, os.O_RDONLY | os.O_NONBLOCK | _FLAGS, dir_fd=directory_fd)
-    except FileNotFoundError:
-        fd = _create_key(directory_fd)
-    except OSError as error:
-        raise CacheRefused(f"{KEY_FILE}: {_reason(error)}") from None
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            _check(os.fstat(handle.fileno()), KEY_FILE)
-            key = handle.read()
+        try:
+            key = _read_checked(directory_fd, KEY_FILE, KEY_FILE)
+        except FileNotFoundError:
+            _create_key(directory_fd)
+            key = _read_checked(directory_fd, KEY_FILE, KEY_FILE)
     except OSError as error:
         raise CacheRefused(f"{KEY_FILE}: {_reason(error)}") from None
     if len(key) != _KEY_BYTES:
@@ -202,24 +191,31 @@ def _key(directory_fd: int) -> bytes:
     return key
 
 
-def _create_key(directory_fd: int) -> int:
+def _create_key(directory_fd: int) -> None:
     """Write a new key beside, then link it into place: two processes starting at once
     agree on one key (the second link fails and that process reads the first's)."""
     temporary = f".{KEY_FILE}.{os.urandom(8).hex()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS, FILE_MODE,
+                 dir_fd=directory_fd)
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FLAGS, FILE_MODE,
-                     dir_fd=directory_fd)
         with os.fdopen(fd, "wb") as handle:
             handle.write(os.urandom(_KEY_BYTES))
-        try:
-            os.link(temporary, KEY_FILE, src_dir_fd=directory_fd, dst_dir_fd=directory_fd)
-        except FileExistsError:
-            pass
-        finally:
-            _unlink(temporary, directory_fd)
-        return os.open(KEY_FILE, os.O_RDONLY | os.O_NONBLOCK | _FLAGS, dir_fd=directory_fd)
-    except OSError as error:
-        raise CacheRefused(f"cannot create {KEY_FILE}: {_reason(error)}") from None
+        os.link(temporary, KEY_FILE, src_dir_fd=directory_fd, dst_dir_fd=directory_fd)
+    except FileExistsError:
+        pass
+    finally:
+        _unlink(temporary, directory_fd)
+
+
+def _read_checked(directory_fd: int, name: str, what: str) -> bytes:
+    """A file's bytes, if it is a regular file of ours alone (never following a link)."""
+    fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | _FLAGS, dir_fd=directory_fd)
+    try:
+        _check(os.fstat(fd), what)
+        with open(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
 
 
 def _unlink(name: str, directory_fd: int) -> None:

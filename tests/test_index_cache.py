@@ -253,6 +253,35 @@ def test_a_cache_directory_that_cannot_be_one_is_one_warning(
     assert str(directory) in warning and "building in memory" in warning
 
 
+def test_an_index_that_can_be_neither_read_nor_written_is_one_warning(
+    cache: Path, content: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A directory where the index file should be: refused, and not replaceable."""
+    file = index_file(cache)
+    file.unlink()
+    file.mkdir()
+    (file / "inside").write_bytes(b"x")
+    index = Index.load(content, cache)
+    assert_answers_from_the_content(index, content)
+    [warning] = warnings(caplog)
+    assert "not a regular file" in warning
+    assert file.is_dir()
+
+
+def test_a_cache_warns_once_however_many_problems_follow(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with cache_module.private_cache(tmp_path / "cache") as cache:
+        assert cache is not None
+        for name in ("first", "second"):
+            (cache.directory / name).mkdir()
+            (cache.directory / name / "inside").write_bytes(b"x")
+            assert cache.read(name) is None
+            assert not cache.write(name, b"payload", stale_prefix=name)
+    [warning] = warnings(caplog)
+    assert "first" in warning
+
+
 def load_with_read_only_cache(directory: Path, content: Path) -> tuple[str, list[str]]:
     """Index.load with directory read-only for the process: the top hit's id and the
     warnings. Root writes anywhere, so as root a forked child takes the directory's
@@ -288,16 +317,25 @@ def load_with_read_only_cache(directory: Path, content: Path) -> tuple[str, list
     return answer, logged
 
 
+class _Warnings(logging.Handler):
+    """The warnings logged while it is attached (caplog does not reach a forked child)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def _load_and_collect(directory: Path, content: Path) -> tuple[str, list[str]]:
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logging.getLogger("bot").addHandler(handler)
+    collected = _Warnings()
+    logging.getLogger("bot").addHandler(collected)
     try:
         index = Index.load(content, directory)
     finally:
-        logging.getLogger("bot").removeHandler(handler)
-    return index.search(QUESTION).hits[0].id, [r.getMessage() for r in records]
+        logging.getLogger("bot").removeHandler(collected)
+    return index.search(QUESTION).hits[0].id, collected.messages
 
 
 @pytest.mark.parametrize("warm", [True, False])
