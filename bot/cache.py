@@ -133,16 +133,10 @@ class PrivateCache:
         return mac.digest()
 
     def _remove_stale(self, prefix: str, keep: str) -> None:
-        now = time.time()
         try:
             with os.scandir(self._fd) as entries:
                 for entry in entries:
-                    if entry.name == keep or entry.is_dir(follow_symlinks=False):
-                        continue
-                    abandoned = entry.name.startswith(f".{prefix}") and entry.name.endswith(
-                        ".tmp"
-                    ) and now - entry.stat(follow_symlinks=False).st_mtime > _ABANDONED_TEMP_SECONDS
-                    if entry.name.startswith(prefix) or abandoned:
+                    if entry.name != keep and _stale(entry, prefix):
                         _unlink(entry.name, self._fd)
         except OSError as error:
             logger.debug("cannot list %s for stale files: %s", self.directory, _reason(error))
@@ -164,6 +158,18 @@ def private_cache(directory: Path | None) -> Iterator[PrivateCache | None]:
         yield cache
     finally:
         cache.close()
+
+
+def _stale(entry: os.DirEntry[str], prefix: str) -> bool:
+    """An older version (prefix...), or the temp file of a write that crashed."""
+    if entry.is_dir(follow_symlinks=False):
+        return False
+    if entry.name.startswith(prefix):
+        return True
+    return (
+        entry.name.startswith(f".{prefix}") and entry.name.endswith(".tmp")
+        and time.time() - entry.stat(follow_symlinks=False).st_mtime > _ABANDONED_TEMP_SECONDS
+    )
 
 
 def _check(status: os.stat_result, what: str, *, directory: bool = False) -> None:
