@@ -240,8 +240,12 @@ class Index:
                 answer_threshold=answer_threshold, suggest_threshold=suggest_threshold,
             )
             if cache is not None:
-                cache.write(name, _index_as_json(report, index.data),
-                            stale_prefix=_INDEX_FILE_PREFIX)
+                try:
+                    payload = _index_as_json(report, index.data)
+                except ValueError as error:  # a bug, not a reason to stop: serve from memory
+                    cache.warn(name, f"cannot be written: {error}")
+                else:
+                    cache.write(name, payload, stale_prefix=_INDEX_FILE_PREFIX)
         return index
 
     # --- querying -------------------------------------------------------------

@@ -268,6 +268,21 @@ def test_an_index_that_can_be_neither_read_nor_written_is_one_warning(
     assert file.is_dir()
 
 
+def test_an_index_that_cannot_be_serialised_is_served_from_memory(
+    tmp_path: Path, content: Path, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(self: textnorm.Segmenter) -> dict[str, object]:
+        raise ValueError("a dictionary word holds a line break")
+
+    monkeypatch.setattr(textnorm.Segmenter, "as_data", refuse)
+    index = Index.load(content, tmp_path / "cache")
+    assert_answers_from_the_content(index, content)
+    [warning] = warnings(caplog)
+    assert "cannot be written: a dictionary word holds a line break" in warning
+    assert not list((tmp_path / "cache").glob("index-*"))
+
+
 def test_a_cache_warns_once_however_many_problems_follow(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
