@@ -401,15 +401,28 @@ def test_jieba_never_reads_or_writes_the_temp_dir(
         (cache / "jieba.cache").write_bytes(b"left by an older version")
         (cache / "jieba-0.0.json").write_bytes(b"an older jieba's dictionary")
     env = {**os.environ, "TMPDIR": str(temp), "FAQBOT_LOG_LEVEL": "WARNING"}
-    result = subprocess.run(
-        [sys.executable, "-c", _BUILD, str(content), str(cache) if with_cache else "", QUESTION],
-        capture_output=True, text=True, env=env, cwd=project_root, timeout=120, check=True,
-    )
-    assert result.stdout.split() == [ANSWER_ID, "False"]
+
+    def build(content: Path) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", _BUILD, str(content), str(cache) if with_cache else "",
+             QUESTION],
+            capture_output=True, text=True, env=env, cwd=project_root, timeout=120, check=True,
+        )
+        assert not result.stderr  # no warning
+        return result.stdout.split()
+
+    assert build(content) == [ANSWER_ID, "False"]
     assert [p.name for p in temp.iterdir()] == ["jieba.cache"]
     if with_cache:
-        jieba_files = sorted(p.name for p in cache.glob("jieba*"))
-        assert jieba_files == [f"jieba-{package_versions()['jieba']}.json"]  # stale ones gone
+        [dictionary] = cache.glob("jieba*")  # the stale ones are gone
+        assert dictionary.name == f"jieba-{package_versions()['jieba']}.json"
+        written = dictionary.stat().st_mtime_ns
+        edited = tmp_path / "edited"
+        shutil.copytree(content, edited)
+        with (edited / "siming-report.yaml").open("a", encoding="utf-8") as report:
+            report.write("# edited: the index is built again, jieba's dictionary read back\n")
+        assert build(edited) == [ANSWER_ID, "False"]
+        assert dictionary.stat().st_mtime_ns == written
 
 
 # --- stale files, the key ---------------------------------------------------------------------
