@@ -11,8 +11,9 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -888,3 +889,37 @@ def load_report(path: Path) -> Report:
             [Problem(str(path), 0, f"expected exactly one report (*.yaml), found {found}")]
         )
     return load_file(files[0])
+
+
+# --- plain data (the index cache) ------------------------------------------------
+
+
+def report_as_data(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready data, without its passages (they are derived)."""
+    data = asdict(report)
+    del data["passages"]
+    return data
+
+
+def report_from_data(data: dict[str, Any]) -> Report:
+    """The report ``report_as_data`` described (after a JSON round trip); TypeError or
+    KeyError when data is not of that shape."""
+    fields = _as_tuples(data)
+    report = Report(**{
+        **fields,
+        "sections": tuple(
+            Section(**{**section, "measures": tuple(Measure(**m) for m in section["measures"])})
+            for section in fields["sections"]
+        ),
+        "slogans": tuple(Slogan(**slogan) for slogan in fields["slogans"]),
+    })
+    return replace(report, passages=build_passages(report))
+
+
+def _as_tuples(value: Any) -> Any:
+    """JSON arrays back to the tuples the frozen model holds, at any depth."""
+    if isinstance(value, list):
+        return tuple(_as_tuples(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _as_tuples(item) for key, item in value.items()}
+    return value

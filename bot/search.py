@@ -10,28 +10,31 @@ Homophone typos are corrected before segmentation with pinyin keys, and
 section / author / slogan-list questions are recognised as intents.
 
 Building the index is the slow part (jieba's full dictionary, pypinyin's
-tables); the result is pickled into the cache directory, keyed by the content
-and this module's version, so a cold process only unpickles it.
+tables); the result is kept as plain data (JSON, no pickle: nothing read back
+can run code) in the private cache directory (see bot.cache: checked owner and
+mode, authenticated), under a key covering the content, all of the bot's code and
+the versions of the packages that build it, so a cold process only reads it back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 import logging
 import math
 import os
-import pickle
 import re
-import tempfile
+import sys
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from bot import textnorm
+from bot.cache import PrivateCache, private_cache
 from bot.content import (
     AUTHOR_ID,
     Passage,
@@ -41,13 +44,20 @@ from bot.content import (
     load_report,
     numeral,
     parse_number,
+    report_as_data,
+    report_from_data,
     short_title,
 )
 from bot.textnorm import Segmenter, compact, normalize, pinyin_keys
 
 logger = logging.getLogger(__name__)
 
-INDEX_VERSION = "7"
+INDEX_VERSION = "8"
+# Packages whose behaviour shapes the index: a new version of any may segment, read or
+# score differently, so it must not meet an index an older one built.
+INDEX_PACKAGES = ("jieba", "pypinyin", "opencc", "cn2an", "rapidfuzz", "PyYAML")
+_INDEX_FILE_PREFIX = "index-"
+_DIST_INFO = re.compile(r"(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info")
 MAX_QUESTION_CHARS = 300  # a question, not a document: the rest is not matched
 SLOGANS_ID = "slogans"
 SECTIONS_ID = "sections"
@@ -151,7 +161,8 @@ class _Doc:
 
 @dataclass
 class IndexData:
-    """Everything matching needs, picklable."""
+    """Everything matching needs; ``_index_as_json`` / ``_index_from_json`` keep it as
+    plain data."""
 
     docs: list[_Doc]
     idf: dict[str, float]
@@ -202,7 +213,7 @@ class Index:
 
     @classmethod
     def build(cls, report: Report, *, passages: Sequence[Passage] | None = None,
-              segmenter: Segmenter | None = None, cache_dir: Path | None = None,
+              segmenter: Segmenter | None = None, cache: PrivateCache | None = None,
               answer_threshold: int = 50, suggest_threshold: int = 20) -> Index:
         """Build from scratch (seconds: loads jieba's dictionary and pinyin tables)."""
         passages = report.passages if passages is None else passages
@@ -212,7 +223,7 @@ class Index:
         }
         if segmenter is None:
             corpus = [compact(t) for p in passages for t in (p.title, p.text, *p.questions)]
-            segmenter = Segmenter.build(terms, corpus, cache_dir, extra_words=synonyms)
+            segmenter = Segmenter.build(terms, corpus, cache, extra_words=synonyms)
         data = _build_data(passages, segmenter, terms)
         # only words the index does not know already (an alternate question may use 老百姓)
         data.synonyms = {
@@ -223,36 +234,33 @@ class Index:
     @classmethod
     def load(cls, content: Path, cache_dir: Path | None, *, answer_threshold: int = 50,
              suggest_threshold: int = 20) -> Index:
-        """The index for a content file or directory, unpickled from the cache when the
-        content is unchanged, else loaded, validated, built and cached."""
-        files = content_files([content])
-        digest = hashlib.sha256(INDEX_VERSION.encode())
-        for module in (__file__, textnorm.__file__):  # code changes invalidate the cache too
-            digest.update(Path(module).read_bytes())
-        for file in files:
-            digest.update(file.name.encode() + b"\0" + file.read_bytes() if file.is_file() else b"")
-        path = cache_dir / f"index-{digest.hexdigest()[:16]}.pickle" if cache_dir else None
-        if path is not None and path.is_file():
-            try:
-                with path.open("rb") as handle:
-                    report, data = pickle.load(handle)
-                return cls(report, data, answer_threshold, suggest_threshold)
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError,
-                    TypeError, ValueError):
-                logger.info("index cache %s is unreadable; rebuilding", path)
-        report = load_report(content)
-        index = cls.build(
-            report, cache_dir=cache_dir,
-            answer_threshold=answer_threshold, suggest_threshold=suggest_threshold,
-        )
-        if path is not None:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with tempfile.NamedTemporaryFile(dir=path.parent, delete=False) as temporary:
-                    pickle.dump((report, index.data), temporary, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(temporary.name, path)
-            except OSError as error:
-                logger.warning("cannot write the index cache in %s: %s", cache_dir, error)
+        """The index for a content file or directory, read back from the cache when
+        nothing it depends on changed, else loaded, validated, built and cached.
+
+        The cache is optional: when it is unusable or a file in it is refused, one
+        warning is logged and the index is built in memory.
+        """
+        name = f"{_INDEX_FILE_PREFIX}{index_key(content_files([content]))}.json"
+        with private_cache(cache_dir) as cache:
+            payload = cache.read(name) if cache is not None else None
+            if cache is not None and payload is not None:
+                try:
+                    report, data = _index_from_json(payload)
+                    return cls(report, data, answer_threshold, suggest_threshold)
+                except (ValueError, KeyError, TypeError, IndexError) as error:
+                    cache.warn(name, f"does not hold an index ({error!r}); rebuilding it")
+            report = load_report(content)
+            index = cls.build(
+                report, cache=cache,
+                answer_threshold=answer_threshold, suggest_threshold=suggest_threshold,
+            )
+            if cache is not None:
+                try:
+                    payload = _index_as_json(report, index.data)
+                except ValueError as error:  # a bug, not a reason to stop: serve from memory
+                    cache.warn(name, f"cannot be written: {error}")
+                else:
+                    cache.write(name, payload, stale_prefix=_INDEX_FILE_PREFIX)
         return index
 
     # --- querying -------------------------------------------------------------
@@ -674,4 +682,115 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
             for text in {compact(p.text) for p in passages} | {compact(p.title) for p in passages}
             for n in range(2, 7) for i in range(len(text) - n + 1)
         ),
+    )
+
+
+# --- the index cache -----------------------------------------------------------------
+
+
+def index_code() -> list[Path]:
+    """The bot's modules: all of them, since any may take part in building the index
+    (hashing them all takes about a millisecond; missing one keeps a stale index)."""
+    return sorted(Path(__file__).parent.glob("*.py"))
+
+
+def package_versions() -> dict[str, str]:
+    """Python's and INDEX_PACKAGES' versions.
+
+    Read from the name of each package's ``name-version.dist-info`` directory on
+    sys.path (the wheel convention); only a package installed without one is asked
+    through importlib.metadata, whose import alone costs about a tenth of a cold question.
+    """
+    versions = {"python": sys.version}
+    wanted = {_distribution_key(name): name for name in INDEX_PACKAGES}
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue  # a zip file or a directory that is not there
+        for name in names:
+            found = _DIST_INFO.fullmatch(name)
+            package = wanted.get(_distribution_key(found["name"])) if found else None
+            if found and package and package not in versions:
+                versions[package] = found["version"]
+    missing = [name for name in INDEX_PACKAGES if name not in versions]
+    if missing:
+        from importlib import metadata
+
+        for package in missing:
+            try:
+                versions[package] = metadata.version(package)
+            except metadata.PackageNotFoundError:
+                versions[package] = "not installed"
+    return versions
+
+
+def _distribution_key(name: str) -> str:
+    """PyYAML, pyyaml and py_yaml are one distribution (PEP 503 normalisation)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def index_key(content: Sequence[Path], code: Sequence[Path] | None = None,
+              versions: Mapping[str, str] | None = None) -> str:
+    """What an index depends on, hashed: the content files, the code that builds it
+    (``index_code()``) and the versions of what it runs on (``package_versions()``)."""
+    digest = hashlib.sha256(f"faqbot index {INDEX_VERSION}\0".encode())
+    for name, version in sorted((package_versions() if versions is None else versions).items()):
+        digest.update(f"{name}={version}\0".encode())
+    for group in (index_code() if code is None else code, content):
+        digest.update(b"\1")  # code and content never run into each other
+        for file in group:
+            body = file.read_bytes() if file.is_file() else b""
+            digest.update(f"{file.name}\0{len(body)}\0".encode() + body)
+    return digest.hexdigest()[:32]
+
+
+def _index_as_json(report: Report, data: IndexData) -> bytes:
+    """The report and its index as JSON (sets as sorted lists; passages by position)."""
+    if [doc.passage for doc in data.docs] != list(report.passages):
+        raise ValueError("only an index of the report's own passages is cached")
+    plain: dict[str, Any] = {
+        "report": report_as_data(report),
+        "docs": [
+            [sorted(d.tokens), sorted(d.bigrams), list(d.phrases), d.quote, sorted(d.quote_grams)]
+            for d in data.docs
+        ],
+        "idf": data.idf,
+        "postings": data.postings,
+        "bigram_postings": data.bigram_postings,
+        "segmenter": data.segmenter.as_data(),
+        "unknown_weight": data.unknown_weight,
+        "terms_by_key": data.terms_by_key,
+        "real_words": sorted(data.real_words),
+        "vocabulary": sorted(data.vocabulary),
+        "report_ngrams": sorted(data.report_ngrams),
+        "synonyms": data.synonyms,
+        "report_terms": sorted(data.report_terms),
+    }
+    return json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _index_from_json(payload: bytes) -> tuple[Report, IndexData]:
+    """What ``_index_as_json`` wrote, rebuilt field by field."""
+    plain = json.loads(payload)
+    report = report_from_data(plain["report"])
+    docs = [
+        _Doc(passage, frozenset(tokens), frozenset(bigrams), tuple(phrases), quote,
+             frozenset(quote_grams))
+        for passage, (tokens, bigrams, phrases, quote, quote_grams)
+        in zip(report.passages, plain["docs"], strict=True)
+    ]
+    return report, IndexData(
+        docs=docs,
+        idf=plain["idf"],
+        postings=plain["postings"],
+        bigram_postings=plain["bigram_postings"],
+        segmenter=Segmenter.from_data(plain["segmenter"]),
+        unknown_weight=plain["unknown_weight"],
+        terms_by_key=plain["terms_by_key"],
+        real_words=frozenset(plain["real_words"]),
+        vocabulary=frozenset(plain["vocabulary"]),
+        report_ngrams=frozenset(plain["report_ngrams"]),
+        synonyms=plain["synonyms"],
+        report_terms=frozenset(plain["report_terms"]),
     )

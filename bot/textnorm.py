@@ -10,16 +10,18 @@ text in one canonical form:
 from __future__ import annotations
 
 import heapq
+import json
 import logging
 import re
 import sys
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import opencc
+
+from bot.cache import PrivateCache
 
 _CONVERTER = opencc.OpenCC("t2s")
 
@@ -173,19 +175,56 @@ def _jieba() -> Any:
 
 
 _FULL_DICTIONARY: dict[str, Any] = {}  # the full jieba tokenizer, while building
+_JIEBA_CACHE_PREFIX = "jieba"  # also matches jieba's own jieba.cache, left by older versions
 
 
-def full_tokenizer(cache_dir: Path | None = None):  # -> jieba.Tokenizer
-    """jieba with its full dictionary (about a second to load): used to build the index only."""
+def full_tokenizer(cache: PrivateCache | None = None):  # -> jieba.Tokenizer
+    """jieba with its full dictionary (about a second to load): used to build the index only.
+
+    jieba's own cache (a marshal file in the shared temp dir, read back without any
+    check) is never used: the dictionary is kept as checked JSON in our private cache,
+    or rebuilt from jieba's dict.txt when there is none.
+    """
     if "tokenizer" not in _FULL_DICTIONARY:
         jieba = _jieba()
         tokenizer = jieba.Tokenizer()
-        if cache_dir is not None:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            tokenizer.tmp_dir = str(cache_dir)
-        tokenizer.initialize()
+        name = f"{_JIEBA_CACHE_PREFIX}-{jieba.__version__}.json"
+        loaded = _cached_dictionary(cache.read(name)) if cache is not None else None
+        if loaded is None:
+            loaded = tokenizer.gen_pfdict(tokenizer.get_dict_file())
+            if cache is not None:
+                freq, total = loaded
+                payload = {"freq": _frequencies_as_data(freq), "total": total}
+                cache.write(name, json.dumps(payload, ensure_ascii=False).encode(),
+                            stale_prefix=_JIEBA_CACHE_PREFIX)
+        tokenizer.FREQ, tokenizer.total = loaded
+        tokenizer.initialized = True  # so that jieba never looks for its own cache
         _FULL_DICTIONARY["tokenizer"] = tokenizer
     return _FULL_DICTIONARY["tokenizer"]
+
+
+def _cached_dictionary(payload: bytes | None) -> tuple[dict[str, int], int] | None:
+    """jieba's (FREQ, total) from our cache, or None when absent or not of that shape."""
+    if payload is None:
+        return None
+    try:
+        data = json.loads(payload)
+        return _frequencies_from_data(data["freq"]), int(data["total"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _frequencies_as_data(freq: dict[str, int]) -> dict[str, Any]:
+    """Words and their counts apart: two arrays read back in about half the time of
+    one object of that many keys."""
+    words = "\n".join(freq)
+    if words.count("\n") != len(freq) - 1:
+        raise ValueError("a dictionary word holds a line break")
+    return {"words": words, "counts": list(freq.values())}
+
+
+def _frequencies_from_data(data: dict[str, Any]) -> dict[str, int]:
+    return dict(zip(data["words"].split("\n"), data["counts"], strict=True))
 
 
 class Segmenter:
@@ -193,7 +232,8 @@ class Segmenter:
 
     Its dictionary is the report's vocabulary and terms, the stopwords and the
     most frequent general words, so a query segments like it would with the
-    full dictionary while loading in milliseconds. Picklable.
+    full dictionary while loading in milliseconds. ``as_data`` / ``from_data``
+    turn it into plain data for the index cache and back.
     """
 
     GENERAL_WORDS = 20000
@@ -201,7 +241,7 @@ class Segmenter:
 
     def __init__(
         self, freq: dict[str, int], total: int, readings: dict[str, tuple[str, ...]],
-        exact: dict[str, frozenset[str]] | None = None,
+        exact: dict[str, tuple[str, ...]] | None = None,
     ):
         self.freq = freq
         self.total = total
@@ -210,26 +250,33 @@ class Segmenter:
         self._tokenizer = None
         self._recent: dict[tuple[str, bool], tuple[str, ...]] = {}
 
-    def __getstate__(self) -> dict[str, object]:
-        return {"freq": self.freq, "total": self.total, "pinyin": self.pinyin, "exact": self.exact}
+    def as_data(self) -> dict[str, Any]:
+        """What the segmenter holds, as JSON-ready data."""
+        return {
+            "freq": _frequencies_as_data(self.freq), "total": self.total,
+            "pinyin": _packed(self.pinyin), "exact": _packed(self.exact),
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> Segmenter:
+        """The segmenter ``as_data`` described (after a JSON round trip)."""
+        return cls(
+            _frequencies_from_data(data["freq"]), data["total"],
+            _unpacked(data["pinyin"]), _unpacked(data["exact"]),
+        )
 
     def same_sound(self, a: str, b: str) -> bool:
         """Whether two characters share a toneless reading (涨 zhang and 展 zhan do not)."""
-        return bool(self.exact.get(a, frozenset()) & self.exact.get(b, frozenset()))
-
-    def __setstate__(self, state: dict[str, object]) -> None:
-        self.__dict__.update(state)
-        self._tokenizer = None
-        self._recent = {}
+        return not set(self.exact.get(a, ())).isdisjoint(self.exact.get(b, ()))
 
     @classmethod
     def build(
-        cls, terms: list[str], corpus: list[str], cache_dir: Path | None = None,
+        cls, terms: list[str], corpus: list[str], cache: PrivateCache | None = None,
         extra_words: Iterable[str] = (),
     ) -> Segmenter:
         """Derive the small dictionary from jieba's full one, the terms, the corpus and
         extra words (everyday synonyms) that must be tokens too."""
-        full = full_tokenizer(cache_dir)
+        full = full_tokenizer(cache)
         term_freq = max(full.FREQ.get("政府", 1000), 1000)
         for term in terms:
             full.add_word(term, term_freq)
@@ -309,9 +356,30 @@ class Segmenter:
         return frozenset(found)
 
 
+def _packed(table: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """{"一": ("yi",), "衣": ("yi",), "长": ("chan", "zan")} as the distinct readings, the
+    characters and the index of each one's readings: about three thousand short strings
+    instead of twenty thousand lists, so reading them back takes a few milliseconds."""
+    readings = list(dict.fromkeys(table.values()))
+    position = {options: number for number, options in enumerate(readings)}
+    return {
+        "readings": [",".join(options) for options in readings],
+        "chars": "".join(table),
+        "reading_of": [position[options] for options in table.values()],
+    }
+
+
+def _unpacked(packed: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The inverse of ``_packed``."""
+    readings = [tuple(options.split(",")) for options in packed["readings"]]
+    if len(packed["chars"]) != len(packed["reading_of"]):
+        raise ValueError("packed readings: characters and indexes differ in number")
+    return dict(zip(packed["chars"], map(readings.__getitem__, packed["reading_of"]), strict=True))
+
+
 def _readings(
     report_chars: set[str],
-) -> tuple[dict[str, tuple[str, ...]], dict[str, frozenset[str]]]:
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
     """Coarse and toneless readings of every character that sounds like some character
     of the report."""
     from pypinyin.pinyin_dict import pinyin_dict
@@ -323,11 +391,13 @@ def _readings(
         r for c in report_chars if ord(c) in pinyin_dict for r in readings_of(ord(c))
     }
     table: dict[str, tuple[str, ...]] = {}
-    exact: dict[str, frozenset[str]] = {}
+    exact: dict[str, tuple[str, ...]] = {}  # tuples: cheaper to read back from the cache
     for code in pinyin_dict:
         if 0x4E00 <= code <= 0x9FFF:
             options = tuple(r for r in readings_of(code) if r in syllables)
             if options:
                 table[chr(code)] = options
-                exact[chr(code)] = frozenset(_toneless(r) for r in pinyin_dict[code].split(","))
+                exact[chr(code)] = tuple(
+                    dict.fromkeys(_toneless(r) for r in pinyin_dict[code].split(","))
+                )
     return table, exact

@@ -121,12 +121,15 @@ def test_index_cache_is_reused_and_invalidated_by_content_changes(
     shutil.copytree(project_root / "content", content)
     cache = tmp_path / "cache"
     first = Index.load(content, cache)
-    cached = sorted(cache.glob("index-*.pickle"))
+    cached = sorted(cache.glob("index-*.json"))
     assert len(cached) == 1
+    written = cached[0].stat().st_mtime_ns
     again = Index.load(content, cache)
     assert again.search("海峡论坛").hits[0].id == first.search("海峡论坛").hits[0].id
-    assert sorted(cache.glob("index-*.pickle")) == cached  # nothing rebuilt
+    assert sorted(cache.glob("index-*.json")) == cached  # nothing rebuilt
+    assert cached[0].stat().st_mtime_ns == written
     report = content / "siming-report.yaml"
     report.write_text(report.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     Index.load(content, cache)
-    assert len(list(cache.glob("index-*.pickle"))) == 2
+    rebuilt = sorted(cache.glob("index-*.json"))
+    assert len(rebuilt) == 1 and rebuilt != cached  # the stale index is gone
