@@ -24,7 +24,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ _MAGIC = b"faqbot-cache 1\n"  # a file of another kind (an old pickle) is named,
 _WRITABLE_BY_OTHERS = stat.S_IWGRP | stat.S_IWOTH
 # A temp file is renamed within a second of its creation; one this old was left by a crash.
 _ABANDONED_TEMP_SECONDS = 600
+# Other versions (another report, older code) are kept while recently used, so that two
+# reports or a validate run sharing the directory do not rebuild each other's index, but
+# no more than a few of them, and none unused for a week: old files do not pile up.
+KEEP_VERSIONS = 4
+UNUSED_SECONDS = 7 * 24 * 3600
 _FLAGS = os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
@@ -97,9 +102,12 @@ class PrivateCache:
         if not hmac.compare_digest(mac, self._mac(name, payload)):
             self.warn(name, "refused: its content was changed after it was written; rebuilding it")
             return None
+        with suppress(OSError):  # its modification time says when it was last used
+            os.utime(name, dir_fd=self._fd, follow_symlinks=False)
         return payload
 
-    def write(self, name: str, payload: bytes, *, stale_prefix: str) -> bool:
+    def write(self, name: str, payload: bytes, *, stale_prefix: str,
+              keep_versions: int = KEEP_VERSIONS) -> bool:
         """Store payload under name (atomically), then remove the other files whose
         names start with stale_prefix: older versions of the same thing."""
         temporary = f".{name}.{os.urandom(8).hex()}.tmp"
@@ -116,7 +124,7 @@ class PrivateCache:
         except OSError as error:
             self.warn(name, f"cannot be written: {_reason(error)}")
             return False
-        self._remove_stale(stale_prefix, keep=name)
+        self._remove_stale(stale_prefix, name, keep_versions)
         return True
 
     def warn(self, name: str, problem: str) -> None:
@@ -132,14 +140,28 @@ class PrivateCache:
         mac.update(payload)
         return mac.digest()
 
-    def _remove_stale(self, prefix: str, keep: str) -> None:
+    def _remove_stale(self, prefix: str, keep: str, keep_versions: int) -> None:
+        """Remove abandoned temporary files, and the other versions (prefix...) beyond the
+        keep_versions most recently used or unused for UNUSED_SECONDS."""
+        now = time.time()
+        versions: list[tuple[float, str]] = []
         try:
             with os.scandir(self._fd) as entries:
                 for entry in entries:
-                    if entry.name != keep and _stale(entry, prefix):
+                    if entry.name == keep or entry.is_dir(follow_symlinks=False):
+                        continue
+                    used = entry.stat(follow_symlinks=False).st_mtime
+                    if entry.name.startswith(prefix):
+                        versions.append((used, entry.name))
+                    elif _abandoned(entry.name, prefix, now - used):
                         _unlink(entry.name, self._fd)
         except OSError as error:
             logger.debug("cannot list %s for stale files: %s", self.directory, _reason(error))
+            return
+        versions.sort(reverse=True)  # most recently used first; keep counts as one
+        for position, (used, name) in enumerate(versions, start=2):
+            if position > keep_versions or now - used > UNUSED_SECONDS:
+                _unlink(name, self._fd)
 
 
 @contextmanager
@@ -160,16 +182,10 @@ def private_cache(directory: Path | None) -> Iterator[PrivateCache | None]:
         cache.close()
 
 
-def _stale(entry: os.DirEntry[str], prefix: str) -> bool:
-    """An older version (prefix...), or the temp file of a write that crashed."""
-    if entry.is_dir(follow_symlinks=False):
-        return False
-    if entry.name.startswith(prefix):
-        return True
-    return (
-        entry.name.startswith(f".{prefix}") and entry.name.endswith(".tmp")
-        and time.time() - entry.stat(follow_symlinks=False).st_mtime > _ABANDONED_TEMP_SECONDS
-    )
+def _abandoned(name: str, prefix: str, age: float) -> bool:
+    """The temporary file of a write that crashed (one in progress is younger)."""
+    return (name.startswith(f".{prefix}") and name.endswith(".tmp")
+            and age > _ABANDONED_TEMP_SECONDS)
 
 
 def _check(status: os.stat_result, what: str, *, directory: bool = False) -> None:

@@ -196,7 +196,7 @@ def full_tokenizer(cache: PrivateCache | None = None):  # -> jieba.Tokenizer
                 freq, total = loaded
                 payload = {"freq": _frequencies_as_data(freq), "total": total}
                 cache.write(name, json.dumps(payload, ensure_ascii=False).encode(),
-                            stale_prefix=_JIEBA_CACHE_PREFIX)
+                            stale_prefix=_JIEBA_CACHE_PREFIX, keep_versions=1)
         tokenizer.FREQ, tokenizer.total = loaded
         tokenizer.initialized = True  # so that jieba never looks for its own cache
         _FULL_DICTIONARY["tokenizer"] = tokenizer

@@ -30,7 +30,7 @@ import pytest
 from bot import cache as cache_module
 from bot import content as content_module
 from bot import search, textnorm
-from bot.content import load_report
+from bot.content import content_files, load_report
 from bot.replies import FaqBot
 from bot.search import INDEX_PACKAGES, Index, IndexData, index_code, index_key, package_versions
 
@@ -46,16 +46,22 @@ def content(project_root: Path) -> Path:
 
 
 @pytest.fixture
-def cache(tmp_path: Path, faq_bot: FaqBot, faqbot_cache_dir: Path) -> Path:
-    """A private copy of the session's warm index cache (jieba's dictionary left out)."""
+def cache(tmp_path: Path, faq_bot: FaqBot, faqbot_cache_dir: Path, content: Path) -> Path:
+    """A private cache holding the seed's index only (copied from the session's warm cache
+    when it is there; jieba's dictionary left out)."""
     copy = tmp_path / "cache"
-    shutil.copytree(faqbot_cache_dir, copy, ignore=shutil.ignore_patterns("jieba*"))
+    shutil.copytree(faqbot_cache_dir, copy, ignore=shutil.ignore_patterns("jieba*", "index-*"))
+    name = f"index-{index_key(content_files([content]))}.json"
+    if (faqbot_cache_dir / name).is_file():
+        shutil.copy(faqbot_cache_dir / name, copy / name)
+    else:  # other tests' builds pushed it out of the shared cache
+        Index.load(content, copy)
     return copy
 
 
 def index_file(cache: Path) -> Path:
-    [file] = cache.glob("index-*")
-    return file
+    """The newest index file in cache."""
+    return max(cache.glob("index-*"), key=lambda p: p.stat().st_mtime_ns)
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -416,38 +422,60 @@ def test_jieba_never_reads_or_writes_the_temp_dir(
     if with_cache:
         [dictionary] = cache.glob("jieba*")  # the stale ones are gone
         assert dictionary.name == f"jieba-{package_versions()['jieba']}.json"
-        written = dictionary.stat().st_mtime_ns
+        written = dictionary.stat().st_ino  # a rewrite is a new file
         edited = tmp_path / "edited"
         shutil.copytree(content, edited)
         with (edited / "siming-report.yaml").open("a", encoding="utf-8") as report:
             report.write("# edited: the index is built again, jieba's dictionary read back\n")
         assert build(edited) == [ANSWER_ID, "False"]
-        assert dictionary.stat().st_mtime_ns == written
+        assert dictionary.stat().st_ino == written
 
 
 # --- stale files, the key ---------------------------------------------------------------------
 
 
+def edited_content(project_root: Path, tmp_path: Path, name: str = "content") -> Path:
+    content = tmp_path / name
+    shutil.copytree(project_root / "content", content)
+    report = content / "siming-report.yaml"
+    report.write_text(report.read_text(encoding="utf-8") + f"\n# {name}\n", encoding="utf-8")
+    return content
+
+
 def test_writing_a_new_index_removes_stale_ones(
     cache: Path, project_root: Path, tmp_path: Path
 ) -> None:
-    content = tmp_path / "content"
-    shutil.copytree(project_root / "content", content)
-    report = content / "siming-report.yaml"
-    report.write_text(report.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    content = edited_content(project_root, tmp_path)
     old_index = index_file(cache)
     abandoned = cache / ".index-0.json.0123.tmp"
     in_progress = cache / ".index-1.json.4567.tmp"
-    for file in (cache / "index-0123456789abcdef.pickle", abandoned, in_progress,
-                 cache / "notes.txt"):
+    old_pickle = cache / "index-0123456789abcdef.pickle"
+    for file in (old_pickle, abandoned, in_progress, cache / "notes.txt"):
         file.write_bytes(b"x")
     long_ago = time.time() - 3600
     os.utime(abandoned, (long_ago, long_ago))
+    unused = time.time() - cache_module.UNUSED_SECONDS - 60
+    for file in (old_index, old_pickle):
+        os.utime(file, (unused, unused))
     Index.load(content, cache)
     assert sorted(p.name for p in cache.iterdir()) == sorted(
         [cache_module.KEY_FILE, index_file(cache).name, in_progress.name, "notes.txt"]
     )
     assert index_file(cache) != old_index
+
+
+def test_recently_used_versions_are_kept_up_to_a_few(
+    cache: Path, project_root: Path, tmp_path: Path
+) -> None:
+    seed_index = index_file(cache)
+    Index.load(project_root / "content", cache)  # used now: kept beside the others
+    for number in range(cache_module.KEEP_VERSIONS - 1):
+        Index.load(edited_content(project_root, tmp_path, f"c{number}"), cache)
+    indexes = sorted(cache.glob("index-*"))
+    assert len(indexes) == cache_module.KEEP_VERSIONS and seed_index in indexes
+    Index.load(edited_content(project_root, tmp_path, "one-more"), cache)
+    assert len(list(cache.glob("index-*"))) == cache_module.KEEP_VERSIONS
+    assert not seed_index.exists()  # the least recently used went
 
 
 def test_every_bot_module_is_covered_by_the_key(tmp_path: Path) -> None:
@@ -494,9 +522,9 @@ def test_the_cached_index_is_the_built_one(
 ) -> None:
     """Every field of IndexData survives the cache (a new field the codec forgot fails here)."""
     built = Index.load(content, tmp_path / "cache")
-    written = index_file(tmp_path / "cache").stat().st_mtime_ns
+    written = index_file(tmp_path / "cache").stat().st_ino
     cached = Index.load(content, tmp_path / "cache")
-    assert index_file(tmp_path / "cache").stat().st_mtime_ns == written  # read, not rebuilt
+    assert index_file(tmp_path / "cache").stat().st_ino == written  # read, not rebuilt
     assert not warnings(caplog)
     assert cached.report == built.report and cached.report.passages == built.report.passages
     for field in dataclasses.fields(IndexData):
