@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
+from bot import suite as suite_module
 from bot.evaluation import (
     Comparison,
     Evaluation,
@@ -508,3 +509,13 @@ def test_the_suite_as_json_hides_the_wrong_answers_of_untouched_sets(
     assert seed["bot"]["overall"]["n"] == imported_entry["bot"]["overall"]["n"] == 3
     assert "wrong" in seed["bot"] and "wrong" not in imported_entry["bot"]
     assert "wrong" not in imported_entry["bm25"]
+
+
+def test_eval_without_a_question_set_runs_the_default_suite(
+    small_suite: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(suite_module, "DEFAULT_SUITE", small_suite)
+    assert _cli("eval") == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"suite: {small_suite} (2 entries;")
+    assert out.count("\n== ") == 2
