@@ -229,12 +229,25 @@ class Resolver:
         key = _heading_key(heading)
         exact = [i for h, i in self.headings if h == key]
         found = exact or [i for h, i in self.headings if key and h.startswith(key)]
+        found = found or self._holding(key)
         if not found:
-            raise ValueError(f"heading '{heading}' matches no section or measure of the report")
+            raise ValueError(f"heading '{heading}' matches no section or measure of the report"
+                             " and no passage holds these words")
         if len(found) > 1:
             raise ValueError(f"heading '{heading}' matches several passages "
                              f"({', '.join(found)}); quote more of the title")
         return found[0]
+
+
+    def _holding(self, key: str) -> list[str]:
+        """The smallest passages whose text holds these words (the opening words of a
+        paragraph or bullet inside a section or measure: its passage answers for it)."""
+        holders = [p for p in self.report.passages
+                   if p.kind != "slogan" and key and key in _heading_key(p.text)]
+        if not holders:
+            return []
+        smallest = min(len(p.text) for p in holders)
+        return [p.id for p in holders if len(p.text) == smallest]
 
 
 def resolve_questions(questions: Sequence[Question], index: Index, source: str,

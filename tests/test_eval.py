@@ -379,7 +379,7 @@ SUITE = ROOT / "tests" / "data" / "suite.yaml"
 
 
 def test_every_expectation_of_the_default_suite_resolves(
-    faq_bot: FaqBot, imported: dict[str, Index]
+    faq_bot: FaqBot, imported: dict[str, Index], faqbot_cache_dir: Path
 ) -> None:
     """A broken set cannot silently score: every heading of every set names a passage
     (resolution only; no question is put to the bot here)."""
@@ -387,6 +387,8 @@ def test_every_expectation_of_the_default_suite_resolves(
     assert {e.name for e in entries if e.untouched} == {
         "siming-blind", "caizheng-blind", "nongji-blind"}
     for entry in entries:
+        if entry.raw and entry.raw.stem not in imported:
+            imported[entry.raw.stem] = imported_index(entry.raw, faqbot_cache_dir, Thresholds())
         index = imported[entry.raw.stem] if entry.raw else faq_bot.index
         questions = load_questions(entry.questions)
         resolved = resolve_questions(questions, index, str(entry.questions),
@@ -519,3 +521,16 @@ def test_eval_without_a_question_set_runs_the_default_suite(
     out = capsys.readouterr().out
     assert out.startswith(f"suite: {small_suite} (2 entries;")
     assert out.count("\n== ") == 2
+
+
+def test_words_inside_a_passage_resolve_to_the_smallest_passage_holding_them(
+    faq_bot: FaqBot,
+) -> None:
+    from bot.evaluation import Resolver, answer_ids
+
+    resolver = Resolver(faq_bot.report, answer_ids(faq_bot.index))
+    measure = next(m for s in faq_bot.report.sections for m in s.measures if len(m.text) > 30)
+    words = measure.text[10:24]  # words from inside the measure's text, not its heading
+    assert resolver.resolve(words)[0] == measure.id
+    with pytest.raises(ValueError, match="no passage holds these words"):
+        resolver.resolve("报告里没有的一句话")
