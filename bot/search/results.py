@@ -1,0 +1,63 @@
+"""What the matcher returns: ranked hits and the result of one search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.content import Passage, Section, numeral
+
+SLOGANS_ID = "slogans"
+SECTIONS_ID = "sections"
+ABSENT = "absent"  # kind of the hit for a section or measure the report does not have
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage with a 0-100 confidence."""
+
+    id: str
+    kind: str
+    title: str
+    text: str
+    path: str
+    score: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id, "kind": self.kind, "title": self.title,
+            "text": self.text, "path": self.path, "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    question: str
+    hits: tuple[Hit, ...]
+    answered: bool
+    corrections: tuple[tuple[str, str], ...] = ()  # (typed, meant) pairs: (海峡论谈, 海峡论坛)
+
+
+def passage_hit(passage: Passage, score: float) -> Hit:
+    """A passage as a hit, its score clamped and rounded onto 0-100."""
+    return Hit(passage.id, passage.kind, passage.title, passage.text, passage.path,
+               max(0, min(100, round(score))))
+
+
+def absent_hit(section: int, measure: int | None = None) -> Hit:
+    """第四部分 of a three-part report, 第五点 of a four-point section: asked for, not there.
+
+    Its id names what was asked for (s4, s2.m5); it is never a passage, so never answered.
+    """
+    passage_id = f"s{section}" if measure is None else f"s{section}.m{measure}"
+    return Hit(passage_id, ABSENT, "", "", "", 0)
+
+
+def missing_measure_hit(section: Section, number: int) -> Hit:
+    """A measure the source lost (section 三 keeps only its 四是): one of its
+    ``missing_measures``, never a number the section does not have."""
+    kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
+    return Hit(
+        f"{section.id}.m{number}", "missing", f"{numeral(number)}是（原文缺失）",
+        f"原文此处缺失：{section.heading}的{numeral(number)}是在来源中已丢失，报告只保留了{kept}。",
+        f"{section.short_heading} › {numeral(number)}是", 100,
+    )
