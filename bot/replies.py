@@ -21,8 +21,8 @@ from functools import partial
 from rapidfuzz import fuzz
 
 from bot.config import Settings
-from bot.content import INTRO_ID, Passage, Problem, Report, Section, numeral, parse_number
-from bot.search import ABSENT, SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
+from bot.content import INTRO_ID, Kind, Passage, Problem, Report, Section, numeral, parse_number
+from bot.search import Hit, Index, SearchResult, missing_measure_hit
 from bot.store import SqliteStore, Store
 from bot.textnorm import compact
 
@@ -40,6 +40,11 @@ CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
 SLOGANS_BUTTON = ("💬 口号", "slogans")
 EXAMPLES_BUTTON = ("❓ 示例问题", "examples")
+# Passages ◀ ▶ step through, in the report's order (slogans are quotes from these).
+_READING_KINDS = frozenset(
+    {Kind.INTRO, Kind.SECTION, Kind.MEASURE, Kind.PART, Kind.CLOSING, Kind.AUTHOR}
+)
+_RATED_KINDS = _READING_KINDS | {Kind.SLOGAN}  # answers from a passage get 👍 👎
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class FaqBot:
         self.report: Report = index.report
         self.reading_order = tuple(
             p for p in self.report.passages
-            if p.kind in ("intro", "section", "measure", "part", "closing", "author")
+            if p.kind in _READING_KINDS
         )
 
     @classmethod
@@ -202,15 +207,15 @@ class FaqBot:
             best_id = result.hits[0].id if result.hits else ""
             self.store.record_question(question, best_id, best_score, result.answered)
         if not result.answered:
-            if result.hits and result.hits[0].kind == ABSENT:
+            if result.hits and result.hits[0].kind == Kind.ABSENT:
                 return self._absent(result.hits[0])
             return self._decline(result)
         best = result.hits[0]
-        if best.kind == "slogans":
+        if best.kind == Kind.SLOGAN_LIST:
             reply = self.slogans()
-        elif best.kind == "sections":
+        elif best.kind == Kind.TABLE_OF_CONTENTS:
             reply = self.sections()
-        elif best.kind == "missing":
+        elif best.kind == Kind.LOST_MEASURE:
             reply = self._missing(best)
         else:
             reply = self.show(best.id)
@@ -227,7 +232,7 @@ class FaqBot:
             blocks.append(Block("note", self.settings.text("related")))
             blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in related)
             buttons.insert(0, tuple(Button(_clip(h.title, 18), f"p:{h.id}") for h in related))
-        if best.kind in ("measure", "part", "section", "intro", "closing", "slogan", "author"):
+        if best.kind in _RATED_KINDS:
             buttons.append(
                 _row(("👍 有用", f"fb:good:{best.id}"), ("👎 没用", f"fb:bad:{best.id}"))
             )
@@ -239,7 +244,7 @@ class FaqBot:
             hits = self.index.search(query, k=limit).hits
             passages = [self.index.passage(h.id) for h in hits]
         else:
-            passages = [p for p in self.report.passages if p.kind in ("section", "measure")]
+            passages = [p for p in self.report.passages if p.kind in (Kind.SECTION, Kind.MEASURE)]
         items = []
         for passage in passages[:limit]:
             if passage is None:
@@ -366,7 +371,7 @@ class FaqBot:
 
     def show(self, passage_id: str) -> Reply:
         """A passage by id, with navigation; a lost measure says so."""
-        parts = [p for p in self.reading_order if p.kind == "part" and p.parent == passage_id]
+        parts = [p for p in self.reading_order if p.kind == Kind.PART and p.parent == passage_id]
         if parts and passage_id not in {p.id for p in self.reading_order}:
             return self._whole(passage_id, parts)
         passage = self.index.passage(passage_id)
@@ -393,22 +398,22 @@ class FaqBot:
     def _passage_reply(self, passage: Passage, navigation: bool = True) -> Reply:
         blocks = [Block("heading", passage.title)]
         buttons: list[tuple[Button, ...]] = []
-        if passage.kind == "slogan":
+        if passage.kind == Kind.SLOGAN:
             slogan = next(s for s in self.report.slogans if s.id == passage.id)
             if slogan.name:
                 blocks.append(Block("note", slogan.name))
             blocks.append(Block("text", passage.text))
             buttons.append(_row(("📄 查看原文", f"p:{slogan.source}"), SLOGANS_BUTTON))
-        elif passage.kind == "author":
+        elif passage.kind == Kind.AUTHOR:
             blocks.extend(self._author_blocks(passage))
         else:
             blocks.append(Block("text", passage.text))
-        if passage.kind == "section":
+        if passage.kind == Kind.SECTION:
             section = self.report.section(int(passage.id[1:]))
             if section is not None:
                 return self.section(section)
         blocks.append(Block("source", self.settings.text("source", path=passage.path)))
-        if navigation and passage.kind != "slogan":
+        if navigation and passage.kind != Kind.SLOGAN:
             buttons.append(self._navigation(passage.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=passage.id)
 
@@ -496,7 +501,7 @@ class FaqBot:
 
     def _decline(self, result: SearchResult) -> Reply:
         blocks = [Block("text", self.settings.text("decline"))]
-        suggestions = [h for h in result.hits if h.kind != SLOGANS_ID][:3]
+        suggestions = [h for h in result.hits if h.kind != Kind.SLOGAN_LIST][:3]
         buttons: list[tuple[Button, ...]] = []
         if suggestions:
             blocks.append(Block("note", self.settings.text("decline_suggest")))
@@ -513,7 +518,7 @@ class FaqBot:
         content's alternate questions."""
         examples = []
         for passage in self.report.passages:
-            if passage.kind in ("section", "measure"):
+            if passage.kind in (Kind.SECTION, Kind.MEASURE):
                 asked = [q for q in passage.questions if _QUESTION.search(q) and len(q) >= 6]
                 if asked:
                     examples.append((asked[0], passage.id))

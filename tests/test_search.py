@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.content import Kind
 from bot.replies import FaqBot
 from bot.search import Index, calibrated
 
@@ -69,6 +70,18 @@ def test_lost_measures_are_answered_as_missing(index: Index) -> None:
     hit = index.search("第三部分第一点是什么").hits[0]
     assert (hit.id, hit.kind) == ("s3.m1", "missing")
     assert "缺失" in hit.text
+
+
+@pytest.mark.parametrize("question", [
+    "第三部分第一点是什么", "报告里有哪些口号", "这份材料一共分几个部分", "第九部分",
+    "第二部分第五点",
+    "海峡论坛是谁保障的", "作者是谁", "政府办怎么提高工作效率",
+])
+def test_hit_kinds_are_kinds_and_plain_strings_in_json(index: Index, question: str) -> None:
+    hits = index.search(question).hits
+    assert hits and all(isinstance(h.kind, Kind) for h in hits)
+    assert all(type(h.as_dict()["kind"]) is str for h in hits)
+    assert all(isinstance(p.kind, Kind) for p in index.passages.values())
 
 
 def test_slogan_list_and_table_of_contents_are_intents(index: Index) -> None:

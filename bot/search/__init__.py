@@ -8,6 +8,7 @@ One module per step of the pipeline, all on normalised text (see bot.textnorm):
 returns) and ``index`` (the data, how it is built and cached, and ``Index``, the entry point).
 """
 
+from bot.content import Kind
 from bot.search.index import (
     INDEX_PACKAGES,
     INDEX_VERSION,
@@ -39,6 +40,7 @@ __all__ = [
     "Hit",
     "Index",
     "IndexData",
+    "Kind",
     "SearchResult",
     "absent_hit",
     "calibrated",

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from bot.content import Passage, Report
+from bot.content import Kind, Passage, Report
 from bot.search.intents import DOCUMENT_WORDS, SELF_REFERENCE
 from bot.search.relatedness import query_tokens
 from bot.search.results import Hit
@@ -41,6 +41,10 @@ NEVER_IN_REPORT = re.compile(
 )
 SENTENCE_END = re.compile("[。；！？]")
 PLACE_SUFFIXES = "省市区县"
+# Kinds that answer whatever is asked of them: a list, or the whole of a section.
+ANSWERED_BY_KIND = frozenset(
+    {Kind.SLOGAN_LIST, Kind.TABLE_OF_CONTENTS, Kind.LOST_MEASURE, Kind.SECTION}
+)
 NAMED_THING_MIN_CHARS = 3  # 出租车罢运 is a named event; 可靠 (two characters) a quality
 
 
@@ -57,9 +61,9 @@ class AnswerCheck:
         """Whether the passage can hold what the question asks for."""
         if NEVER_IN_REPORT.search(text) or self._other_place(text):
             return False
-        if hit.kind in ("slogans", "sections", "missing", "section"):
+        if hit.kind in ANSWERED_BY_KIND:
             return True
-        if hit.kind == "author":
+        if hit.kind == Kind.AUTHOR:
             return self._about_author(text)
         if ASKS_NAME.search(text):
             return False
@@ -74,7 +78,7 @@ class AnswerCheck:
             return False
         if ASKS_REASON.search(text) and self._only_listed(text, hit.id):
             return False  # 出租车罢运 is listed among events; the report never says why
-        if ASKS_LIST.search(text) and hit.kind == "slogan" and not re.search("[、,]", hit.title):
+        if ASKS_LIST.search(text) and hit.kind == Kind.SLOGAN and not re.search("[、,]", hit.title):
             return False  # 五大战役 and 三个留人 are named, never spelled out
         return True
 
@@ -113,7 +117,7 @@ class AnswerCheck:
     def _about_author(self, text: str) -> bool:
         """A question the byline answers names nothing the byline lacks (区委办主任 is not
         the author's office, 以前 not a thing the byline tells)."""
-        author = next((d for d in self.data.docs if d.passage.kind == "author"), None)
+        author = next((d for d in self.data.docs if d.passage.kind == Kind.AUTHOR), None)
         if author is None:
             return False
         tokens = self.data.segmenter.content_tokens(SELF_REFERENCE.sub(" ", text))

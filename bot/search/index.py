@@ -31,6 +31,7 @@ from typing import Any
 from bot.cache import PrivateCache, private_cache
 from bot.content import (
     AUTHOR_ID,
+    Kind,
     Passage,
     Report,
     content_files,
@@ -42,7 +43,6 @@ from bot.search import intents
 from bot.search.declines import AnswerCheck
 from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
-    ABSENT,
     SECTIONS_ID,
     SLOGANS_ID,
     Hit,
@@ -167,7 +167,7 @@ class Index:
         if not text:
             return SearchResult(question, (), False)
         intent = self._intent_hit(text)
-        if intent is not None and intent.kind == ABSENT:
+        if intent is not None and intent.kind == Kind.ABSENT:
             return SearchResult(question, (intent,), False)
         if intent is not None:
             answered = self._checks.answers(text, intent)
@@ -201,9 +201,9 @@ class Index:
             case intents.AskedSection(section):
                 return passage_hit(self.passages[section.id], 100)
             case intents.TableOfContents():
-                return Hit(SECTIONS_ID, "sections", "报告目录", "", "全文", 100)
+                return Hit(SECTIONS_ID, Kind.TABLE_OF_CONTENTS, "报告目录", "", "全文", 100)
             case intents.SloganList():
-                return Hit(SLOGANS_ID, "slogans", "报告中的口号和提法", "", "全文", 100)
+                return Hit(SLOGANS_ID, Kind.SLOGAN_LIST, "报告中的口号和提法", "", "全文", 100)
             case intents.AskedAuthor():
                 author = self.passages.get(AUTHOR_ID)
                 return passage_hit(author, 100) if author else None
@@ -214,7 +214,7 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
     docs: list[Doc] = []
     for passage in passages:
         fields = [passage.title, passage.text, *passage.questions, *passage.keywords]
-        if passage.kind == "slogan":
+        if passage.kind == Kind.SLOGAN:
             fields = [passage.title, *passage.questions, *passage.keywords]
         tokens: set[str] = set()
         grams: set[str] = set()
@@ -226,7 +226,7 @@ def _build_data(passages: Sequence[Passage], segmenter: Segmenter, terms: list[s
             p for p in ("".join(segmenter.content_tokens(compact(v)))
                         for v in (passage.title, *passage.questions, *passage.keywords)) if p
         )
-        quote = compact(passage.title) if passage.kind == "slogan" else ""
+        quote = compact(passage.title) if passage.kind == Kind.SLOGAN else ""
         docs.append(Doc(
             passage, frozenset(tokens), frozenset(grams), phrases,
             quote, frozenset(bigrams(quote)),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.content import Passage, Section, numeral
+from bot.content import Kind, Passage, Section, numeral
 
 SLOGANS_ID = "slogans"
 SECTIONS_ID = "sections"
-ABSENT = "absent"  # kind of the hit for a section or measure the report does not have
+ABSENT = Kind.ABSENT  # the name callers used before Kind
 
 
 @dataclass(frozen=True)
@@ -16,7 +16,7 @@ class Hit:
     """One ranked passage with a 0-100 confidence."""
 
     id: str
-    kind: str
+    kind: Kind
     title: str
     text: str
     path: str
@@ -24,7 +24,7 @@ class Hit:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "id": self.id, "kind": self.kind, "title": self.title,
+            "id": self.id, "kind": self.kind.value, "title": self.title,
             "text": self.text, "path": self.path, "score": self.score,
         }
 
@@ -49,7 +49,7 @@ def absent_hit(section: int, measure: int | None = None) -> Hit:
     Its id names what was asked for (s4, s2.m5); it is never a passage, so never answered.
     """
     passage_id = f"s{section}" if measure is None else f"s{section}.m{measure}"
-    return Hit(passage_id, ABSENT, "", "", "", 0)
+    return Hit(passage_id, Kind.ABSENT, "", "", "", 0)
 
 
 def missing_measure_hit(section: Section, number: int) -> Hit:
@@ -57,7 +57,7 @@ def missing_measure_hit(section: Section, number: int) -> Hit:
     ``missing_measures``, never a number the section does not have."""
     kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
     return Hit(
-        f"{section.id}.m{number}", "missing", f"{numeral(number)}是（原文缺失）",
+        f"{section.id}.m{number}", Kind.LOST_MEASURE, f"{numeral(number)}是（原文缺失）",
         f"原文此处缺失：{section.heading}的{numeral(number)}是在来源中已丢失，报告只保留了{kept}。",
         f"{section.short_heading} › {numeral(number)}是", 100,
     )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
+from bot.content import Kind
 from bot.search.intents import SECTION_CUES
 from bot.search.results import Hit, passage_hit
 
@@ -130,7 +131,7 @@ def rank(data: IndexData, text: str, tokens: list[str], k: int) -> tuple[Hit, ..
                 score = max(
                     score, SLOGAN_BASE + SLOGAN_SPAN * min(1.0, shared / len(doc.quote_grams))
                 )
-        if section_cue and doc.passage.kind == "section":
+        if section_cue and doc.passage.kind == Kind.SECTION:
             score += SECTION_CUE_BONUS
         scored.append((score, doc_index))
     scored.sort(key=lambda item: (-item[0], item[1]))
