@@ -15,24 +15,35 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from rapidfuzz import fuzz
 
 from bot.config import Settings
 from bot.content import INTRO_ID, Kind, Passage, Problem, Report, Section, numeral, parse_number
-from bot.search import Hit, Index, SearchResult, missing_measure_hit
+from bot.search import (
+    Hit,
+    Index,
+    LostMeasure,
+    NotInReport,
+    SearchResult,
+    SloganList,
+    TableOfContents,
+)
 from bot.store import SqliteStore, Store
 from bot.textnorm import compact
 
+TOC_TITLE = "报告目录"
+SLOGAN_LIST_TITLE = "报告中的口号和提法"
+WHOLE_REPORT = "全文"  # where the table of contents and the slogan list come from
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "开始使用"),
     ("help", "使用帮助"),
-    ("sections", "报告目录"),
+    ("sections", TOC_TITLE),
     ("section", "查看某一部分，如 /section 2"),
     ("summary", "报告摘要"),
-    ("slogans", "报告中的口号和提法"),
+    ("slogans", SLOGAN_LIST_TITLE),
     ("slogan", "查找口号，如 /slogan 忠诚"),
 )
 LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
@@ -207,18 +218,19 @@ class FaqBot:
             best_id = result.hits[0].id if result.hits else ""
             self.store.record_question(question, best_id, best_score, result.answered)
         if not result.answered:
-            if result.hits and result.hits[0].kind == Kind.ABSENT:
-                return self._absent(result.hits[0])
+            if isinstance(result.intent, NotInReport):
+                return self._absent(result.intent)
             return self._decline(result)
         best = result.hits[0]
-        if best.kind == Kind.SLOGAN_LIST:
-            reply = self.slogans()
-        elif best.kind == Kind.TABLE_OF_CONTENTS:
-            reply = self.sections()
-        elif best.kind == Kind.LOST_MEASURE:
-            reply = self._missing(best)
-        else:
-            reply = self.show(best.id)
+        match result.intent:
+            case SloganList():
+                reply = self.slogans()
+            case TableOfContents():
+                reply = self.sections()
+            case LostMeasure() as lost:
+                reply = self._missing(lost)
+            case _:
+                reply = self.show(best.id)
         blocks = list(reply.blocks)
         if result.corrections:
             fixed = "、".join(f"“{typed}”理解为“{meant}”" for typed, meant in result.corrections)
@@ -328,7 +340,7 @@ class FaqBot:
         return Reply(tuple(blocks), (_row(TOC_BUTTON, SLOGANS_BUTTON),))
 
     def slogans(self) -> Reply:
-        blocks = [Block("heading", "💬 报告中的口号和提法")]
+        blocks = [Block("heading", f"💬 {SLOGAN_LIST_TITLE}")]
         for slogan in self.report.slogans:
             source = self.index.passage(slogan.source)
             where = source.path if source else slogan.source
@@ -379,12 +391,31 @@ class FaqBot:
             return self._passage_reply(passage)
         lost = self._lost_measure(passage_id)
         if lost is not None:
-            return self._missing(missing_measure_hit(*lost))
+            return self._missing(lost)
         return self.sections()
+
+    def described(self, hit: Hit) -> Hit:
+        """The hit with the words a user sees (``faqbot ask --json``): a passage has its
+        own; the table of contents, the slogan list and a lost measure get theirs here."""
+        if hit.kind == Kind.TABLE_OF_CONTENTS:
+            return replace(hit, title=TOC_TITLE, path=WHOLE_REPORT)
+        if hit.kind == Kind.SLOGAN_LIST:
+            return replace(hit, title=SLOGAN_LIST_TITLE, path=WHOLE_REPORT)
+        lost = self._lost_measure(hit.id) if hit.kind == Kind.LOST_MEASURE else None
+        if lost is None:
+            return hit
+        section, measure = lost.section, _measure_name(lost.number)
+        return replace(
+            hit, title=self._lost_title(lost),
+            text=self.settings.text(
+                "missing", what=f"{section.heading}的{measure}", kept=self._kept(section)
+            ),
+            path=f"{section.short_heading} › {measure}",
+        )
 
     # --- helpers --------------------------------------------------------------
 
-    def _lost_measure(self, passage_id: str) -> tuple[Section, int] | None:
+    def _lost_measure(self, passage_id: str) -> LostMeasure | None:
         """The section and number of a measure the source lost, named by its id (s3.m1)."""
         match = _MEASURE_ID.fullmatch(passage_id)
         if match is None:
@@ -393,7 +424,7 @@ class FaqBot:
         number = parse_number(match.group(2))
         if section is None or number not in section.missing_measures:
             return None
-        return section, number
+        return LostMeasure(section, number)
 
     def _passage_reply(self, passage: Passage, navigation: bool = True) -> Reply:
         blocks = [Block("heading", passage.title)]
@@ -459,28 +490,33 @@ class FaqBot:
         return tuple(row)
 
     def _missing_note(self, section: Section) -> str:
-        lost = "、".join(f"{numeral(n)}是" for n in section.missing_measures)
-        kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
-        return self.settings.text("missing", what=f"{section.short_heading}的{lost}", kept=kept)
+        lost = "、".join(_measure_name(n) for n in section.missing_measures)
+        return self.settings.text(
+            "missing", what=f"{section.short_heading}的{lost}", kept=self._kept(section)
+        )
 
-    def _missing(self, hit: Hit) -> Reply:
-        section = next(s for s in self.report.sections if hit.id.startswith(s.id + "."))
+    def _kept(self, section: Section) -> str:
+        """The measures a section kept, named as the report names them (四是)."""
+        kept = "、".join(_measure_name(m.number) for m in section.measures)
+        return kept or self.settings.text("nothing_kept")
+
+    def _lost_title(self, lost: LostMeasure) -> str:
+        return self.settings.text("missing_title", measure=_measure_name(lost.number))
+
+    def _missing(self, lost: LostMeasure) -> Reply:
+        section = lost.section
         blocks = (
-            Block("heading", f"{section.heading} › {hit.title}"),
+            Block("heading", f"{section.heading} › {self._lost_title(lost)}"),
             Block("note", self._missing_note(section)),
         )
         buttons = [_row((_clip(m.heading, 24), f"p:{m.id}")) for m in section.measures]
         buttons.append(_row(("↩ 本部分", f"sec:{section.id}"), TOC_BUTTON))
-        return Reply(blocks, tuple(buttons), True, passage_id=hit.id)
+        return Reply(blocks, tuple(buttons), True, passage_id=lost.id)
 
-    def _absent(self, hit: Hit) -> Reply:
+    def _absent(self, absent: NotInReport) -> Reply:
         """A section or measure the question names and the report does not have: say how
         many there are (第二部分只有4点), never that the source lost it."""
-        match = _ABSENT_ID.fullmatch(hit.id)
-        section_number = parse_number(match.group(1)) if match else None
-        measure_number = parse_number(match.group(2) or "") if match else None
-        if section_number is None:  # not an id the matcher makes
-            return self.sections()
+        section_number, measure_number = absent.section, absent.measure
         section = self.report.section(section_number)
         if section is None:
             return self._note(self.settings.text(
@@ -528,14 +564,17 @@ class FaqBot:
 _QUESTION = re.compile(r"什么|怎么|怎样|如何|哪|吗|多少|几|谁|为什么")
 
 
+def _measure_name(number: int) -> str:
+    """A measure as the report names it: 三是."""
+    return f"{numeral(number)}是"
+
+
 def _quoted(text: str) -> str:
     return text if "“" in text else f"“{text}”"
 
 
 _SECTION_ARGUMENT = re.compile(r"第?(.+?)(?:部分|章|节)?")
-# Ids of measures and of what a question named but the report lacks (s3.m1, s4).
-_MEASURE_ID = re.compile(r"(s[0-9]+)\.m([0-9]+)")
-_ABSENT_ID = re.compile(r"s([0-9]+)(?:\.m([0-9]+))?")
+_MEASURE_ID = re.compile(r"(s[0-9]+)\.m([0-9]+)")  # s3.m1
 
 
 def _section_number(argument: str) -> tuple[int | None, str]:

@@ -10,6 +10,13 @@ import pytest
 from bot.content import Kind
 from bot.replies import FaqBot
 from bot.search import Index, calibrated
+from bot.search.intents import (
+    Intent,
+    LostMeasure,
+    NotInReport,
+    SloganList,
+    TableOfContents,
+)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +74,24 @@ def test_script_numerals_and_references_find_the_passage(
 
 
 def test_lost_measures_are_answered_as_missing(index: Index) -> None:
-    hit = index.search("第三部分第一点是什么").hits[0]
-    assert (hit.id, hit.kind) == ("s3.m1", "missing")
-    assert "缺失" in hit.text
+    """The matcher returns which measure is lost, as data; the words are the replies'."""
+    result = index.search("第三部分第一点是什么")
+    hit = result.hits[0]
+    assert (hit.id, hit.kind, hit.score, result.answered) == ("s3.m1", Kind.LOST_MEASURE, 100, True)
+    assert result.intent == LostMeasure(index.report.sections[2], 1)
+    assert (hit.title, hit.text, hit.path) == ("", "", "")
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("第二部分第五点", NotInReport(2, 5)), ("第九部分", NotInReport(9)),
+    ("报告里有哪些口号", SloganList()), ("这份材料一共分几个部分", TableOfContents()),
+])
+def test_named_things_come_back_as_typed_intents(
+    index: Index, question: str, intent: Intent
+) -> None:
+    result = index.search(question)
+    assert result.intent == intent
+    assert all(not (h.title or h.text or h.path) for h in result.hits)
 
 
 @pytest.mark.parametrize("question", [

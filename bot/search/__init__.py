@@ -6,6 +6,9 @@ One module per step of the pipeline, all on normalised text (see bot.textnorm):
 ``scoring`` (coverage, phrase similarity, slogan fragments, calibration, ranking),
 ``declines`` (whether the best passage can hold what is asked), ``results`` (what a search
 returns) and ``index`` (the data, how it is built and cached, and ``Index``, the entry point).
+
+The matcher returns data, never sentences: a ``Kind``, ids, scores and, for a question that
+names something, a typed ``Intent``; bot.replies and the config's texts say it to the user.
 """
 
 from bot.content import Kind
@@ -18,6 +21,16 @@ from bot.search.index import (
     index_code,
     index_key,
     package_versions,
+)
+from bot.search.intents import (
+    AskedAuthor,
+    AskedMeasure,
+    AskedSection,
+    Intent,
+    LostMeasure,
+    NotInReport,
+    SloganList,
+    TableOfContents,
 )
 from bot.search.results import (
     ABSENT,
@@ -32,6 +45,14 @@ from bot.search.scoring import calibrated
 
 __all__ = [
     "ABSENT",
+    "AskedAuthor",
+    "AskedMeasure",
+    "AskedSection",
+    "Intent",
+    "LostMeasure",
+    "NotInReport",
+    "SloganList",
+    "TableOfContents",
     "INDEX_PACKAGES",
     "INDEX_VERSION",
     "MAX_QUESTION_CHARS",

@@ -43,11 +43,10 @@ from bot.search import intents
 from bot.search.declines import AnswerCheck
 from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
-    SECTIONS_ID,
-    SLOGANS_ID,
     Hit,
     SearchResult,
     absent_hit,
+    list_hit,
     missing_measure_hit,
     passage_hit,
 )
@@ -166,12 +165,11 @@ class Index:
         text = normalize(question[:MAX_QUESTION_CHARS])
         if not text:
             return SearchResult(question, (), False)
-        intent = self._intent_hit(text)
-        if intent is not None and intent.kind == Kind.ABSENT:
-            return SearchResult(question, (intent,), False)
-        if intent is not None:
-            answered = self._checks.answers(text, intent)
-            return SearchResult(question, (intent,), answered)
+        intent = intents.recognise(text, self.report, self.data)
+        named = self._intent_hit(intent) if intent is not None else None
+        if named is not None:
+            answered = named.kind != Kind.ABSENT and self._checks.answers(text, named)
+            return SearchResult(question, (named,), answered, intent=intent)
         corrected, corrections = correct(self.data, text)
         tokens = query_tokens(self.data, corrected)
         hits = rank(self.data, corrected, tokens, k)
@@ -188,9 +186,8 @@ class Index:
         """A passage by id; a long measure split into parts (s2.m2) is found as its first."""
         return self.passages.get(passage_id) or self.passages.get(f"{passage_id}.p1")
 
-    def _intent_hit(self, text: str) -> Hit | None:
-        """The hit for a question that names what it wants (see intents), or None."""
-        intent = intents.recognise(text, self.report, self.data)
+    def _intent_hit(self, intent: intents.Intent) -> Hit | None:
+        """The hit for what a question named; None when the report has no such passage."""
         match intent:
             case intents.NotInReport(section, measure):
                 return absent_hit(section, measure)
@@ -201,9 +198,9 @@ class Index:
             case intents.AskedSection(section):
                 return passage_hit(self.passages[section.id], 100)
             case intents.TableOfContents():
-                return Hit(SECTIONS_ID, Kind.TABLE_OF_CONTENTS, "报告目录", "", "全文", 100)
+                return list_hit(Kind.TABLE_OF_CONTENTS)
             case intents.SloganList():
-                return Hit(SLOGANS_ID, Kind.SLOGAN_LIST, "报告中的口号和提法", "", "全文", 100)
+                return list_hit(Kind.SLOGAN_LIST)
             case intents.AskedAuthor():
                 author = self.passages.get(AUTHOR_ID)
                 return passage_hit(author, 100) if author else None

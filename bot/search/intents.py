@@ -2,8 +2,8 @@
 
 A section (第二部分), a measure of a section (第二部分第三点, 三是, 最后一条, 业务提速部分的三是),
 the author or issuer, the slogan list and the table of contents are recognised on the
-normalised question and returned as typed data; the Index turns them into hits and the
-replies into words.
+normalised question and returned as typed data (``SearchResult.intent``); the Index turns
+them into hits, bot.replies into words.
 """
 
 from __future__ import annotations
@@ -66,6 +66,11 @@ class LostMeasure:
 
     section: Section
     number: int
+
+    @property
+    def id(self) -> str:
+        """The id the measure would have (s3.m1)."""
+        return f"{self.section.id}.m{self.number}"
 
 
 @dataclass(frozen=True)

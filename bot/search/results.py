@@ -1,10 +1,16 @@
-"""What the matcher returns: ranked hits and the result of one search."""
+"""What the matcher returns: ranked hits and the result of one search.
+
+Hits for what is no passage (the table of contents, the slogan list, a lost measure, a
+section or measure the report does not have) carry an id and a kind but no words: bot.replies
+says them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.content import Kind, Passage, Section, numeral
+from bot.content import Kind, Passage, Section
+from bot.search.intents import Intent, LostMeasure
 
 SLOGANS_ID = "slogans"
 SECTIONS_ID = "sections"
@@ -35,6 +41,7 @@ class SearchResult:
     hits: tuple[Hit, ...]
     answered: bool
     corrections: tuple[tuple[str, str], ...] = ()  # (typed, meant) pairs: (海峡论谈, 海峡论坛)
+    intent: Intent | None = None  # what the question named, when it named something
 
 
 def passage_hit(passage: Passage, score: float) -> Hit:
@@ -55,9 +62,10 @@ def absent_hit(section: int, measure: int | None = None) -> Hit:
 def missing_measure_hit(section: Section, number: int) -> Hit:
     """A measure the source lost (section 三 keeps only its 四是): one of its
     ``missing_measures``, never a number the section does not have."""
-    kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
-    return Hit(
-        f"{section.id}.m{number}", Kind.LOST_MEASURE, f"{numeral(number)}是（原文缺失）",
-        f"原文此处缺失：{section.heading}的{numeral(number)}是在来源中已丢失，报告只保留了{kept}。",
-        f"{section.short_heading} › {numeral(number)}是", 100,
-    )
+    return Hit(LostMeasure(section, number).id, Kind.LOST_MEASURE, "", "", "", 100)
+
+
+def list_hit(kind: Kind) -> Hit:
+    """The table of contents or the slogan list, asked for as such."""
+    passage_id = SLOGANS_ID if kind == Kind.SLOGAN_LIST else SECTIONS_ID
+    return Hit(passage_id, kind, "", "", "", 100)
