@@ -43,6 +43,7 @@ from bot.search import intents
 from bot.search.declines import AnswerCheck
 from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
+    CERTAIN,
     Hit,
     SearchResult,
     absent_hit,
@@ -192,18 +193,18 @@ class Index:
             case intents.NotInReport(section, measure):
                 return absent_hit(section, measure)
             case intents.AskedMeasure(section, measure):
-                return passage_hit(self.passage(measure.id) or self.passages[section.id], 100)
+                return passage_hit(self.passage(measure.id) or self.passages[section.id], CERTAIN)
             case intents.LostMeasure(section, number):
                 return missing_measure_hit(section, number)
             case intents.AskedSection(section):
-                return passage_hit(self.passages[section.id], 100)
+                return passage_hit(self.passages[section.id], CERTAIN)
             case intents.TableOfContents():
                 return list_hit(Kind.TABLE_OF_CONTENTS)
             case intents.SloganList():
                 return list_hit(Kind.SLOGAN_LIST)
             case intents.AskedAuthor():
                 author = self.passages.get(AUTHOR_ID)
-                return passage_hit(author, 100) if author else None
+                return passage_hit(author, CERTAIN) if author else None
         return None
 
 

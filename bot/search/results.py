@@ -15,11 +15,12 @@ from bot.search.intents import Intent, LostMeasure
 SLOGANS_ID = "slogans"
 SECTIONS_ID = "sections"
 ABSENT = Kind.ABSENT  # the name callers used before Kind
+CERTAIN = 100  # the confidence of what a question named (第二部分, 作者): nothing to guess
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked passage with a 0-100 confidence."""
+    """One ranked passage, or what a question named, with a 0-100 confidence."""
 
     id: str
     kind: Kind
@@ -62,10 +63,10 @@ def absent_hit(section: int, measure: int | None = None) -> Hit:
 def missing_measure_hit(section: Section, number: int) -> Hit:
     """A measure the source lost (section 三 keeps only its 四是): one of its
     ``missing_measures``, never a number the section does not have."""
-    return Hit(LostMeasure(section, number).id, Kind.LOST_MEASURE, "", "", "", 100)
+    return Hit(LostMeasure(section, number).id, Kind.LOST_MEASURE, "", "", "", CERTAIN)
 
 
 def list_hit(kind: Kind) -> Hit:
     """The table of contents or the slogan list, asked for as such."""
     passage_id = SLOGANS_ID if kind == Kind.SLOGAN_LIST else SECTIONS_ID
-    return Hit(passage_id, kind, "", "", "", 100)
+    return Hit(passage_id, kind, "", "", "", CERTAIN)
