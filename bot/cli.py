@@ -146,7 +146,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps({
                 "question": question,
                 "answered": result.answered,
-                "hits": [h.as_dict() for h in result.hits],
+                "hits": [bot.described(h).as_dict() for h in result.hits],
                 "reply": reply.plain(),
             }, ensure_ascii=False))
         else:

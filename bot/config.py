@@ -101,6 +101,8 @@ DEFAULT_TEXTS: dict[str, str] = {
     "related": "相关内容：",
     "source": "出处：{path}",
     "missing": "原文此处缺失：{what}在来源中已丢失，报告只保留了{kept}。",
+    "missing_title": "{measure}（原文缺失）",
+    "nothing_kept": "无",
     "no_section": "报告没有第{number}部分，共有{count}个部分。",
     "no_measure": "报告第{section}部分只有{count}点，没有第{number}点。",
     "no_slogan": "没有找到与“{word}”相关的口号。",

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -174,12 +175,29 @@ class Slogan:
     keywords: tuple[str, ...] = ()
 
 
+class Kind(StrEnum):
+    """What a passage is, or a hit of the matcher that is no passage."""
+
+    INTRO = "intro"
+    SECTION = "section"
+    MEASURE = "measure"
+    PART = "part"  # a piece of a long passage (s2.m2.p1)
+    CLOSING = "closing"
+    SLOGAN = "slogan"
+    AUTHOR = "author"
+    # hits only: what a question named rather than described
+    SLOGAN_LIST = "slogans"
+    TABLE_OF_CONTENTS = "sections"
+    LOST_MEASURE = "missing"  # one of a section's missing_measures
+    ABSENT = "absent"  # a section or measure the report does not have
+
+
 @dataclass(frozen=True)
 class Passage:
     """Anything the bot can answer with, flattened for search and replies."""
 
     id: str
-    kind: str  # intro | section | measure | part | closing | slogan | author
+    kind: Kind  # a passage kind: INTRO to AUTHOR
     title: str
     text: str
     path: str
@@ -274,7 +292,7 @@ def split_parts(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:
 
 
 def _passages(
-    passage_id: str, kind: str, title: str, text: str, path: str,
+    passage_id: str, kind: Kind, title: str, text: str, path: str,
     questions: tuple[str, ...], keywords: tuple[str, ...], parent: str = "",
 ) -> list[Passage]:
     """One passage, or its parts when the text is long (each part shows its parent's path)."""
@@ -284,7 +302,7 @@ def _passages(
     count = len(parts)
     return [
         Passage(
-            f"{passage_id}.p{number}", "part", f"{title}（{number}/{count}）", part.strip(),
+            f"{passage_id}.p{number}", Kind.PART, f"{title}（{number}/{count}）", part.strip(),
             f"{path} › 第{number}段", questions if number == 1 else (),
             keywords if number == 1 else (), passage_id,
         )
@@ -295,7 +313,7 @@ def _passages(
 def build_passages(report: Report) -> tuple[Passage, ...]:
     """Flatten a report into passages, in reading order (◀ ▶ follow this order)."""
     passages = _passages(
-        INTRO_ID, "intro", "引言", report.intro, "引言",
+        INTRO_ID, Kind.INTRO, "引言", report.intro, "引言",
         report.intro_questions, report.intro_keywords,
     )
     by_id: dict[str, list[Passage]] = {INTRO_ID: list(passages)}
@@ -303,7 +321,7 @@ def build_passages(report: Report) -> tuple[Passage, ...]:
         section_parts = split_parts(section.text)
         # the section passage stays (it lists the measures); a long lead goes to its parts
         passage = Passage(
-            section.id, "section", section.heading,
+            section.id, Kind.SECTION, section.heading,
             section.text if len(section_parts) == 1 else "", section.short_heading,
             section.questions, section.keywords,
         )
@@ -311,7 +329,7 @@ def build_passages(report: Report) -> tuple[Passage, ...]:
         by_id[section.id] = [passage]
         if len(section_parts) > 1:
             parts = _passages(
-                section.id, "section", section.heading, section.text, section.short_heading,
+                section.id, Kind.SECTION, section.heading, section.text, section.short_heading,
                 (), (),
             )
             passages.extend(parts)
@@ -319,14 +337,14 @@ def build_passages(report: Report) -> tuple[Passage, ...]:
         for measure in section.measures:
             path = f"{section.short_heading} › {measure.short_heading}"
             measure_passages = _passages(
-                measure.id, "measure", measure.heading, measure.text, path,
+                measure.id, Kind.MEASURE, measure.heading, measure.text, path,
                 measure.questions, measure.keywords, section.id,
             )
             passages.extend(measure_passages)
             by_id[measure.id] = measure_passages
     if report.closing:
         closing = _passages(
-            CLOSING_ID, "closing", "结束语", report.closing, "结束语",
+            CLOSING_ID, Kind.CLOSING, "结束语", report.closing, "结束语",
             report.closing_questions, report.closing_keywords,
         )
         passages.extend(closing)
@@ -334,7 +352,7 @@ def build_passages(report: Report) -> tuple[Passage, ...]:
     issued = "，".join(v for v in (report.issuer, report.date) if v)
     passages.append(
         Passage(
-            AUTHOR_ID, "author", "作者" if report.author else "发布",
+            AUTHOR_ID, Kind.AUTHOR, "作者" if report.author else "发布",
             report.byline or issued, "作者" if report.author else "发布",
             report.author_questions,
             tuple(v for v in (report.author, report.role, report.issuer, report.date) if v),
@@ -346,7 +364,7 @@ def build_passages(report: Report) -> tuple[Passage, ...]:
         title = f"“{slogan.text}”" if "“" not in slogan.text else slogan.text
         passages.append(
             Passage(
-                slogan.id, "slogan", title, source.text, source.path,
+                slogan.id, Kind.SLOGAN, title, source.text, source.path,
                 # the name (政府办的职责) is how people ask, not a term to segment by
                 (*slogan.questions, slogan.name) if slogan.name else slogan.questions,
                 slogan.keywords, slogan.source,

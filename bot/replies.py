@@ -15,24 +15,35 @@ import html
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from rapidfuzz import fuzz
 
 from bot.config import Settings
-from bot.content import INTRO_ID, Passage, Problem, Report, Section, numeral, parse_number
-from bot.search import ABSENT, SLOGANS_ID, Hit, Index, SearchResult, missing_measure_hit
+from bot.content import INTRO_ID, Kind, Passage, Problem, Report, Section, numeral, parse_number
+from bot.search import (
+    Hit,
+    Index,
+    LostMeasure,
+    NotInReport,
+    SearchResult,
+    SloganList,
+    TableOfContents,
+)
 from bot.store import SqliteStore, Store
 from bot.textnorm import compact
 
+TOC_TITLE = "报告目录"
+SLOGAN_LIST_TITLE = "报告中的口号和提法"
+WHOLE_REPORT = "全文"  # where the table of contents and the slogan list come from
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "开始使用"),
     ("help", "使用帮助"),
-    ("sections", "报告目录"),
+    ("sections", TOC_TITLE),
     ("section", "查看某一部分，如 /section 2"),
     ("summary", "报告摘要"),
-    ("slogans", "报告中的口号和提法"),
+    ("slogans", SLOGAN_LIST_TITLE),
     ("slogan", "查找口号，如 /slogan 忠诚"),
 )
 LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
@@ -40,6 +51,11 @@ CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
 SLOGANS_BUTTON = ("💬 口号", "slogans")
 EXAMPLES_BUTTON = ("❓ 示例问题", "examples")
+# Passages ◀ ▶ step through, in the report's order (slogans are quotes from these).
+_READING_KINDS = frozenset(
+    {Kind.INTRO, Kind.SECTION, Kind.MEASURE, Kind.PART, Kind.CLOSING, Kind.AUTHOR}
+)
+_RATED_KINDS = _READING_KINDS | {Kind.SLOGAN}  # answers from a passage get 👍 👎
 
 
 @dataclass(frozen=True)
@@ -118,7 +134,7 @@ class FaqBot:
         self.report: Report = index.report
         self.reading_order = tuple(
             p for p in self.report.passages
-            if p.kind in ("intro", "section", "measure", "part", "closing", "author")
+            if p.kind in _READING_KINDS
         )
 
     @classmethod
@@ -202,18 +218,19 @@ class FaqBot:
             best_id = result.hits[0].id if result.hits else ""
             self.store.record_question(question, best_id, best_score, result.answered)
         if not result.answered:
-            if result.hits and result.hits[0].kind == ABSENT:
-                return self._absent(result.hits[0])
+            if isinstance(result.intent, NotInReport):
+                return self._absent(result.intent)
             return self._decline(result)
         best = result.hits[0]
-        if best.kind == "slogans":
-            reply = self.slogans()
-        elif best.kind == "sections":
-            reply = self.sections()
-        elif best.kind == "missing":
-            reply = self._missing(best)
-        else:
-            reply = self.show(best.id)
+        match result.intent:
+            case SloganList():
+                reply = self.slogans()
+            case TableOfContents():
+                reply = self.sections()
+            case LostMeasure() as lost:
+                reply = self._missing(lost)
+            case _:
+                reply = self.show(best.id)
         blocks = list(reply.blocks)
         if result.corrections:
             fixed = "、".join(f"“{typed}”理解为“{meant}”" for typed, meant in result.corrections)
@@ -227,7 +244,7 @@ class FaqBot:
             blocks.append(Block("note", self.settings.text("related")))
             blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in related)
             buttons.insert(0, tuple(Button(_clip(h.title, 18), f"p:{h.id}") for h in related))
-        if best.kind in ("measure", "part", "section", "intro", "closing", "slogan", "author"):
+        if best.kind in _RATED_KINDS:
             buttons.append(
                 _row(("👍 有用", f"fb:good:{best.id}"), ("👎 没用", f"fb:bad:{best.id}"))
             )
@@ -239,7 +256,7 @@ class FaqBot:
             hits = self.index.search(query, k=limit).hits
             passages = [self.index.passage(h.id) for h in hits]
         else:
-            passages = [p for p in self.report.passages if p.kind in ("section", "measure")]
+            passages = [p for p in self.report.passages if p.kind in (Kind.SECTION, Kind.MEASURE)]
         items = []
         for passage in passages[:limit]:
             if passage is None:
@@ -323,7 +340,7 @@ class FaqBot:
         return Reply(tuple(blocks), (_row(TOC_BUTTON, SLOGANS_BUTTON),))
 
     def slogans(self) -> Reply:
-        blocks = [Block("heading", "💬 报告中的口号和提法")]
+        blocks = [Block("heading", f"💬 {SLOGAN_LIST_TITLE}")]
         for slogan in self.report.slogans:
             source = self.index.passage(slogan.source)
             where = source.path if source else slogan.source
@@ -366,7 +383,7 @@ class FaqBot:
 
     def show(self, passage_id: str) -> Reply:
         """A passage by id, with navigation; a lost measure says so."""
-        parts = [p for p in self.reading_order if p.kind == "part" and p.parent == passage_id]
+        parts = [p for p in self.reading_order if p.kind == Kind.PART and p.parent == passage_id]
         if parts and passage_id not in {p.id for p in self.reading_order}:
             return self._whole(passage_id, parts)
         passage = self.index.passage(passage_id)
@@ -374,12 +391,31 @@ class FaqBot:
             return self._passage_reply(passage)
         lost = self._lost_measure(passage_id)
         if lost is not None:
-            return self._missing(missing_measure_hit(*lost))
+            return self._missing(lost)
         return self.sections()
+
+    def described(self, hit: Hit) -> Hit:
+        """The hit with the words a user sees (``faqbot ask --json``): a passage has its
+        own; the table of contents, the slogan list and a lost measure get theirs here."""
+        if hit.kind == Kind.TABLE_OF_CONTENTS:
+            return replace(hit, title=TOC_TITLE, path=WHOLE_REPORT)
+        if hit.kind == Kind.SLOGAN_LIST:
+            return replace(hit, title=SLOGAN_LIST_TITLE, path=WHOLE_REPORT)
+        lost = self._lost_measure(hit.id) if hit.kind == Kind.LOST_MEASURE else None
+        if lost is None:
+            return hit
+        section, measure = lost.section, _measure_name(lost.number)
+        return replace(
+            hit, title=self._lost_title(lost),
+            text=self.settings.text(
+                "missing", what=f"{section.heading}的{measure}", kept=self._kept(section)
+            ),
+            path=f"{section.short_heading} › {measure}",
+        )
 
     # --- helpers --------------------------------------------------------------
 
-    def _lost_measure(self, passage_id: str) -> tuple[Section, int] | None:
+    def _lost_measure(self, passage_id: str) -> LostMeasure | None:
         """The section and number of a measure the source lost, named by its id (s3.m1)."""
         match = _MEASURE_ID.fullmatch(passage_id)
         if match is None:
@@ -388,27 +424,27 @@ class FaqBot:
         number = parse_number(match.group(2))
         if section is None or number not in section.missing_measures:
             return None
-        return section, number
+        return LostMeasure(section, number)
 
     def _passage_reply(self, passage: Passage, navigation: bool = True) -> Reply:
         blocks = [Block("heading", passage.title)]
         buttons: list[tuple[Button, ...]] = []
-        if passage.kind == "slogan":
+        if passage.kind == Kind.SLOGAN:
             slogan = next(s for s in self.report.slogans if s.id == passage.id)
             if slogan.name:
                 blocks.append(Block("note", slogan.name))
             blocks.append(Block("text", passage.text))
             buttons.append(_row(("📄 查看原文", f"p:{slogan.source}"), SLOGANS_BUTTON))
-        elif passage.kind == "author":
+        elif passage.kind == Kind.AUTHOR:
             blocks.extend(self._author_blocks(passage))
         else:
             blocks.append(Block("text", passage.text))
-        if passage.kind == "section":
+        if passage.kind == Kind.SECTION:
             section = self.report.section(int(passage.id[1:]))
             if section is not None:
                 return self.section(section)
         blocks.append(Block("source", self.settings.text("source", path=passage.path)))
-        if navigation and passage.kind != "slogan":
+        if navigation and passage.kind != Kind.SLOGAN:
             buttons.append(self._navigation(passage.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=passage.id)
 
@@ -454,28 +490,33 @@ class FaqBot:
         return tuple(row)
 
     def _missing_note(self, section: Section) -> str:
-        lost = "、".join(f"{numeral(n)}是" for n in section.missing_measures)
-        kept = "、".join(f"{numeral(m.number)}是" for m in section.measures) or "无"
-        return self.settings.text("missing", what=f"{section.short_heading}的{lost}", kept=kept)
+        lost = "、".join(_measure_name(n) for n in section.missing_measures)
+        return self.settings.text(
+            "missing", what=f"{section.short_heading}的{lost}", kept=self._kept(section)
+        )
 
-    def _missing(self, hit: Hit) -> Reply:
-        section = next(s for s in self.report.sections if hit.id.startswith(s.id + "."))
+    def _kept(self, section: Section) -> str:
+        """The measures a section kept, named as the report names them (四是)."""
+        kept = "、".join(_measure_name(m.number) for m in section.measures)
+        return kept or self.settings.text("nothing_kept")
+
+    def _lost_title(self, lost: LostMeasure) -> str:
+        return self.settings.text("missing_title", measure=_measure_name(lost.number))
+
+    def _missing(self, lost: LostMeasure) -> Reply:
+        section = lost.section
         blocks = (
-            Block("heading", f"{section.heading} › {hit.title}"),
+            Block("heading", f"{section.heading} › {self._lost_title(lost)}"),
             Block("note", self._missing_note(section)),
         )
         buttons = [_row((_clip(m.heading, 24), f"p:{m.id}")) for m in section.measures]
         buttons.append(_row(("↩ 本部分", f"sec:{section.id}"), TOC_BUTTON))
-        return Reply(blocks, tuple(buttons), True, passage_id=hit.id)
+        return Reply(blocks, tuple(buttons), True, passage_id=lost.id)
 
-    def _absent(self, hit: Hit) -> Reply:
+    def _absent(self, absent: NotInReport) -> Reply:
         """A section or measure the question names and the report does not have: say how
         many there are (第二部分只有4点), never that the source lost it."""
-        match = _ABSENT_ID.fullmatch(hit.id)
-        section_number = parse_number(match.group(1)) if match else None
-        measure_number = parse_number(match.group(2) or "") if match else None
-        if section_number is None:  # not an id the matcher makes
-            return self.sections()
+        section_number, measure_number = absent.section, absent.measure
         section = self.report.section(section_number)
         if section is None:
             return self._note(self.settings.text(
@@ -496,7 +537,7 @@ class FaqBot:
 
     def _decline(self, result: SearchResult) -> Reply:
         blocks = [Block("text", self.settings.text("decline"))]
-        suggestions = [h for h in result.hits if h.kind != SLOGANS_ID][:3]
+        suggestions = [h for h in result.hits if h.kind != Kind.SLOGAN_LIST][:3]
         buttons: list[tuple[Button, ...]] = []
         if suggestions:
             blocks.append(Block("note", self.settings.text("decline_suggest")))
@@ -513,7 +554,7 @@ class FaqBot:
         content's alternate questions."""
         examples = []
         for passage in self.report.passages:
-            if passage.kind in ("section", "measure"):
+            if passage.kind in (Kind.SECTION, Kind.MEASURE):
                 asked = [q for q in passage.questions if _QUESTION.search(q) and len(q) >= 6]
                 if asked:
                     examples.append((asked[0], passage.id))
@@ -523,14 +564,17 @@ class FaqBot:
 _QUESTION = re.compile(r"什么|怎么|怎样|如何|哪|吗|多少|几|谁|为什么")
 
 
+def _measure_name(number: int) -> str:
+    """A measure as the report names it: 三是."""
+    return f"{numeral(number)}是"
+
+
 def _quoted(text: str) -> str:
     return text if "“" in text else f"“{text}”"
 
 
 _SECTION_ARGUMENT = re.compile(r"第?(.+?)(?:部分|章|节)?")
-# Ids of measures and of what a question named but the report lacks (s3.m1, s4).
-_MEASURE_ID = re.compile(r"(s[0-9]+)\.m([0-9]+)")
-_ABSENT_ID = re.compile(r"s([0-9]+)(?:\.m([0-9]+))?")
+_MEASURE_ID = re.compile(r"(s[0-9]+)\.m([0-9]+)")  # s3.m1
 
 
 def _section_number(argument: str) -> tuple[int | None, str]:

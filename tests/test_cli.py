@@ -102,7 +102,7 @@ def test_ask_json_one_object_per_question(faq_bot: FaqBot) -> None:
         assert record["question"] == question
         expected = faq_bot.index.search(question, k=5)
         assert record["answered"] is expected.answered
-        assert record["hits"] == [h.as_dict() for h in expected.hits]
+        assert record["hits"] == [faq_bot.described(h).as_dict() for h in expected.hits]
         assert record["reply"] == faq_bot.handle(question).plain()
         for hit in record["hits"]:
             assert set(hit) == {"id", "kind", "title", "text", "path", "score"}
@@ -111,6 +111,31 @@ def test_ask_json_one_object_per_question(faq_bot: FaqBot) -> None:
     answered = [json.loads(line)["answered"] for line in lines]
     assert answered == [True, False, True]
     assert json.loads(lines[0])["hits"][0]["id"] == "s2.m2"
+
+
+@pytest.mark.parametrize(("question", "hit"), [
+    ("第三部分第一点是什么", {
+        "id": "s3.m1", "kind": "missing", "title": "一是（原文缺失）",
+        "text": "原文此处缺失：三、着力作风提效,确保工作落实的一是在来源中已丢失，"
+                "报告只保留了四是。",
+        "path": "三、着力作风提效 › 一是", "score": 100,
+    }),
+    ("这份材料一共分几个部分", {
+        "id": "sections", "kind": "sections", "title": "报告目录", "text": "", "path": "全文",
+        "score": 100,
+    }),
+    ("报告里有哪些口号", {
+        "id": "slogans", "kind": "slogans", "title": "报告中的口号和提法", "text": "",
+        "path": "全文", "score": 100,
+    }),
+])
+def test_ask_json_describes_what_is_no_passage(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, question: str,
+    hit: dict[str, object],
+) -> None:
+    code, out, _ = cli(capsys, monkeypatch, "ask", "--json", question)
+    assert code == 0
+    assert json.loads(one_line(out))["hits"] == [hit]
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

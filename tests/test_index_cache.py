@@ -32,7 +32,21 @@ from bot import content as content_module
 from bot import search, textnorm
 from bot.content import content_files, load_report
 from bot.replies import FaqBot
-from bot.search import INDEX_PACKAGES, Index, IndexData, index_code, index_key, package_versions
+from bot.search import (
+    INDEX_PACKAGES,
+    Index,
+    IndexData,
+    declines,
+    index_code,
+    index_key,
+    intents,
+    package_versions,
+    relatedness,
+    results,
+    scoring,
+    typos,
+)
+from bot.search import index as search_index
 
 QUESTION = "海峡论坛是谁保障的"
 ANSWER_ID = "s2.m1"
@@ -128,7 +142,7 @@ def test_a_valid_file_copied_under_another_key_is_refused(
         report.read_text(encoding="utf-8").replace("圆满完成", "顺利完成"), encoding="utf-8"
     )
     old = index_file(cache)
-    old.rename(cache / f"index-{index_key(search.content_files([content]))}.json")
+    old.rename(cache / f"index-{index_key(content_files([content]))}.json")
     index = Index.load(content, cache)
     assert "顺利完成" in index.search(QUESTION).hits[0].text
     [warning] = warnings(caplog)
@@ -480,12 +494,18 @@ def test_recently_used_versions_are_kept_up_to_a_few(
 
 def test_every_bot_module_is_covered_by_the_key(tmp_path: Path) -> None:
     code = index_code()
-    builders = {Path(m.__file__).resolve() for m in (search, textnorm, content_module, cache_module)
-                if m.__file__}
+    builders = {
+        Path(m.__file__).resolve()
+        for m in (search, search_index, intents, typos, relatedness, scoring, declines, results,
+                  textnorm, content_module, cache_module)
+        if m.__file__
+    }
     assert builders <= {p.resolve() for p in code}
+    bot_root = Path(content_module.__file__ or "").parent
     copies = []
     for module in code:
-        copies.append(tmp_path / module.name)
+        copies.append(tmp_path / module.relative_to(bot_root))
+        copies[-1].parent.mkdir(exist_ok=True)
         shutil.copy(module, copies[-1])
     versions = package_versions()
     content = [Path(__file__)]
@@ -496,6 +516,19 @@ def test_every_bot_module_is_covered_by_the_key(tmp_path: Path) -> None:
         keys.add(index_key(content, copies, versions))
         copy.write_bytes(original)
     assert len(keys) == len(copies) + 1
+
+
+def test_modules_of_one_name_in_two_folders_are_told_apart(tmp_path: Path) -> None:
+    """bot/__init__.py and bot/search/__init__.py: swapping their bodies changes the key."""
+    (tmp_path / "search").mkdir()
+    outer, inner = tmp_path / "__init__.py", tmp_path / "search" / "__init__.py"
+    content, versions = [Path(__file__)], package_versions()
+    keys = set()
+    for outer_body, inner_body in ((b"a = 1\n", b""), (b"", b"a = 1\n")):
+        outer.write_bytes(outer_body)
+        inner.write_bytes(inner_body)
+        keys.add(index_key(content, [outer, inner], versions))
+    assert len(keys) == 2
 
 
 @pytest.mark.parametrize("package", ["python", *INDEX_PACKAGES])

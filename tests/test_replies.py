@@ -307,6 +307,44 @@ def test_lost_measure_says_the_text_is_missing(
     assert "p:s3.m4" in actions(reply) and "sec:s3" in actions(reply)
 
 
+@pytest.mark.parametrize("question", ["第三部分第一点是什么", "三、着力作风提效的二是"])
+def test_lost_measure_words_come_from_the_texts(
+    faq_bot: FaqBot, settings: Settings, question: str
+) -> None:
+    """The matcher says which measure is lost; every word about it is one of the texts."""
+    texts_ = {**settings.texts, "missing_title": "【{measure}已佚】",
+              "missing": "佚：{what}；存：{kept}", "nothing_kept": "（一条不剩）"}
+    custom = FaqBot(dataclasses.replace(settings, texts=texts_), faq_bot.index)
+    reply = custom.handle(question)
+    section = custom.report.section(3)
+    assert section is not None and reply.passage_id in {"s3.m1", "s3.m2"}
+    lost = numeral(int(reply.passage_id.rpartition(".m")[2]))
+    assert texts(reply, "heading") == [f"{section.heading} › 【{lost}是已佚】"]
+    assert texts(reply, "note") == [f"佚：{section.short_heading}的一是、二是、三是；存：四是"]
+    hit = custom.described(custom.index.search(question).hits[0])
+    assert hit.title == f"【{lost}是已佚】"
+    assert hit.text == f"佚：{section.heading}的{lost}是；存：四是"
+    assert hit.path == f"{section.short_heading} › {lost}是"
+
+
+def test_a_section_that_kept_no_measure_says_so_in_the_texts_words(
+    faq_bot: FaqBot, settings: Settings
+) -> None:
+    section = faq_bot.report.section(3)
+    assert section is not None
+    bare = dataclasses.replace(section, measures=(), missing_measures=(1, 2, 3, 4))
+    report = dataclasses.replace(
+        faq_bot.report, sections=tuple(bare if s is section else s for s in faq_bot.report.sections)
+    )
+    index = Index(report, faq_bot.index.data)
+    texts_ = {**settings.texts, "nothing_kept": "（一条不剩）"}
+    reply = FaqBot(dataclasses.replace(settings, texts=texts_), index).summary()
+    assert [t for t in texts(reply, "note") if "一条不剩" in t] == [
+        f"原文此处缺失：{section.short_heading}的一是、二是、三是、四是在来源中已丢失，"
+        "报告只保留了（一条不剩）。"
+    ]
+
+
 def test_empty_question_asks_for_one(faq_bot: FaqBot, settings: Settings) -> None:
     reply = faq_bot.handle("   ")
     assert (reply.answered, texts(reply)) == (False, [settings.text("empty")])

@@ -7,8 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from bot.content import Kind
 from bot.replies import FaqBot
 from bot.search import Index, calibrated
+from bot.search.intents import (
+    Intent,
+    LostMeasure,
+    NotInReport,
+    SloganList,
+    TableOfContents,
+)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +74,36 @@ def test_script_numerals_and_references_find_the_passage(
 
 
 def test_lost_measures_are_answered_as_missing(index: Index) -> None:
-    hit = index.search("第三部分第一点是什么").hits[0]
-    assert (hit.id, hit.kind) == ("s3.m1", "missing")
-    assert "缺失" in hit.text
+    """The matcher returns which measure is lost, as data; the words are the replies'."""
+    result = index.search("第三部分第一点是什么")
+    hit = result.hits[0]
+    assert (hit.id, hit.kind, hit.score, result.answered) == ("s3.m1", Kind.LOST_MEASURE, 100, True)
+    assert result.intent == LostMeasure(index.report.sections[2], 1)
+    assert (hit.title, hit.text, hit.path) == ("", "", "")
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("第二部分第五点", NotInReport(2, 5)), ("第九部分", NotInReport(9)),
+    ("报告里有哪些口号", SloganList()), ("这份材料一共分几个部分", TableOfContents()),
+])
+def test_named_things_come_back_as_typed_intents(
+    index: Index, question: str, intent: Intent
+) -> None:
+    result = index.search(question)
+    assert result.intent == intent
+    assert all(not (h.title or h.text or h.path) for h in result.hits)
+
+
+@pytest.mark.parametrize("question", [
+    "第三部分第一点是什么", "报告里有哪些口号", "这份材料一共分几个部分", "第九部分",
+    "第二部分第五点",
+    "海峡论坛是谁保障的", "作者是谁", "政府办怎么提高工作效率",
+])
+def test_hit_kinds_are_kinds_and_plain_strings_in_json(index: Index, question: str) -> None:
+    hits = index.search(question).hits
+    assert hits and all(isinstance(h.kind, Kind) for h in hits)
+    assert all(type(h.as_dict()["kind"]) is str for h in hits)
+    assert all(isinstance(p.kind, Kind) for p in index.passages.values())
 
 
 def test_slogan_list_and_table_of_contents_are_intents(index: Index) -> None:
