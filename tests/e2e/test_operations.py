@@ -87,12 +87,14 @@ async def test_flood_limits_are_respected_when_rate_limiting_is_on(tmp_path: Pat
         assert delivered.at - refused.at >= 1.0  # waited as told, then sent it once
         assert_shows(answer, bot.core.handle("海峡论坛是谁保障的"))
 
-        # at most 30 messages a second overall: 60 answers take about a second or more
+        # at most 30 messages a second overall: 60 answers take about a second (the first 30
+        # may go at once); a generous bound, as arrival times on two busy cores jitter, while
+        # without the limit they all go out within a fraction of that
         users = [tg.user() for _ in range(60)]
         questions = [tg.send(u, tg.private_chat(u), "/help") for u in users]
         await tg.wait_for(lambda: all(tg.after(q) for q in questions), timeout=60)
         times = sorted(c.at for c in tg.calls_of("sendMessage")[2:])
-        assert len(times) == 60 and times[-1] - times[0] >= 0.9
+        assert len(times) == 60 and times[-1] - times[0] >= 0.6
 
         assert "could not register the command menu" in bot.process.stderr
         assert tg.commands == []  # the menu failed; the bot kept running all the same
