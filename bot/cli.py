@@ -22,7 +22,6 @@ from typing import NoReturn, TextIO
 from bot.config import Settings, load_settings
 from bot.content import parse_number, validate
 from bot.errors import EXIT_ERROR, FaqbotError
-from bot.importer import DraftError, build_draft
 from bot.replies import FaqBot, Reply, rendering_problems
 from bot.store import SqliteStore, StoreError
 
@@ -97,6 +96,8 @@ def _read_raw(source: Path) -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from bot.importer import DraftError, build_draft  # only here: ~30 ms of every start
+
     source = Path(args.raw)
     output = Path(args.output) if args.output and args.output != "-" else None
     if output is not None:
@@ -213,8 +214,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from bot import evaluation  # quality tools load on demand: `ask` starts cold without them
+    from bot import evaluation, suite  # quality tools load on demand: `ask` starts cold
 
+    if args.file is not None and args.suite is not None:
+        raise CliError("give a question set or --suite, not both")
+    if args.file is None:
+        return _eval_suite(args, args.suite or suite.DEFAULT_SUITE)
     try:
         questions = evaluation.load_questions(args.file)
         comparison = evaluation.compare(_bot(args).index, questions, str(args.file))
@@ -224,6 +229,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(evaluation.format_json(comparison))
     else:
         print(evaluation.format_text(comparison, verbose=args.verbose))
+    return 0
+
+
+def _eval_suite(args: argparse.Namespace, path: Path) -> int:
+    from bot import suite
+
+    settings = _settings(args)
+    thresholds = suite.Thresholds(settings.match.answer_threshold,
+                                  settings.match.suggest_threshold)
+    try:
+        results = suite.run_suite(suite.load_suite(path), settings.cache_dir, thresholds)
+    except suite.EvaluationError as error:
+        raise CliError(str(error)) from None
+    if args.json:
+        print(suite.format_suite_json(path, results))
+    else:
+        print(suite.format_suite_text(path, results, verbose=args.verbose))
     return 0
 
 
@@ -369,13 +391,21 @@ def build_parser() -> argparse.ArgumentParser:
     draft.set_defaults(handler=cmd_import)
 
     measure = commands.add_parser(
-        "eval", help="accuracy per category on a question set, beside a BM25 baseline",
-        description="Example: faqbot eval tests/data/questions.yaml --verbose",
+        "eval", help="accuracy per category on the evaluation suite or one question set, "
+                     "beside a BM25 baseline",
+        description="Example: faqbot eval (the suite tests/data/suite.yaml: one table per "
+                    "report and a summary); faqbot eval tests/data/questions.yaml --verbose "
+                    "(one set against the configured report)",
     )
-    measure.add_argument("file", nargs="?", type=Path, default=Path("tests/data/questions.yaml"),
-                         help="question set (default: tests/data/questions.yaml)")
+    measure.add_argument("file", nargs="?", type=Path, default=None,
+                         help="one question set, against the configured report "
+                              "(default: run the suite)")
+    measure.add_argument("--suite", type=Path, default=None,
+                         help="suite file: reports with their question sets "
+                              "(default: tests/data/suite.yaml)")
     measure.add_argument("--json", action="store_true", help="print the figures as JSON")
-    measure.add_argument("-v", "--verbose", action="store_true", help="list the wrong answers")
+    measure.add_argument("-v", "--verbose", action="store_true",
+                         help="list the wrong answers (never those of an untouched set)")
     measure.set_defaults(handler=cmd_eval)
 
     timing = commands.add_parser(
@@ -426,8 +456,6 @@ def main(argv: list[str] | None = None) -> int:
     except FaqbotError as error:
         print(error.format_message(), file=sys.stderr)
         return error.exit_code
-    except DraftError as error:
-        print(f"faqbot: {error}", file=sys.stderr)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import cli
+from bot import suite as suite_module
 from bot.evaluation import (
     Comparison,
     Evaluation,
@@ -22,9 +23,12 @@ from bot.evaluation import (
     evaluate,
     fit_threshold,
     load_questions,
+    resolve_questions,
     with_threshold,
 )
 from bot.replies import FaqBot
+from bot.search import Index
+from bot.suite import Thresholds, imported_index, load_suite, run_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "tests" / "data" / "questions.yaml"
@@ -166,7 +170,7 @@ def test_the_evaluation_set_loads_with_lines() -> None:
         ("- q: ''\n  expect: []\n  category: x\n", 1, "'q' must be non-empty text"),
         ("- q: [你好\n", 2, "invalid YAML"),
         ("", 1, "empty"),
-        ("- q: 你好\n  expect: [s99]\n  category: x\n", 1, "unknown passage id 's99'"),
+        ("- q: 你好\n  expect: [s99]\n  category: x\n", 2, "unknown passage id 's99'"),
     ],
 )
 def test_a_broken_question_file_is_one_line_and_exit_2(
@@ -260,3 +264,273 @@ def test_bench_quick_prints_every_row(capsys: pytest.CaptureFixture[str]) -> Non
         for value in (bot, bm25, jieba):
             assert low < value < high, line  # sanity only: timings never pass or fail
         assert values[3].endswith("×") and values[4].endswith("×")
+
+
+# --- expectations written as headings (blind sets) ------------------------------------
+
+REPORTS = ROOT / "tests" / "data" / "reports"
+CAIZHENG = REPORTS / "caizheng-2021.txt"  # (一) measures, numbered again in every section
+NONGJI = REPORTS / "real-guofa-2018-42-nongji.txt"  # a real document: 发展目标 is in parts
+
+
+@pytest.fixture(scope="module")
+def imported(faqbot_cache_dir: Path) -> dict[str, Index]:
+    """The indexes of two raw reports imported in memory, as the suite loads them."""
+    return {raw.stem: imported_index(raw, faqbot_cache_dir, Thresholds())
+            for raw in (CAIZHENG, NONGJI)}
+
+
+def _resolve(index: Index, item: str, aliases: dict[str, str] | None = None) -> tuple[str, ...]:
+    question = Question("问题", (item,), "x", 1)
+    return resolve_questions([question], index, "set.yaml", aliases)[0].expect
+
+
+@pytest.mark.parametrize(
+    ("heading", "ids"),
+    [
+        ("二是以文辅政力求更精", ("s2.m2", "sl9", "sl10")),  # 一是 style; its slogans
+        ("四是营造合干氛围", ("s3.m4", "sl13")),
+        ("三是督查问效", ("s2.m3", "sl11")),  # the start of the title is enough
+        ("二、着力业务提速", ("s2",)),  # a section by its short title
+        ("一、着力思想提标,增强大局意识", ("s1", "sl2", "sl3")),  # ... or its whole heading
+        ("intro", ("intro", "sl1")),
+        ("author", ("author",)),
+        ("metadata", ("author",)),
+        ("s1.m1", ("s1.m1",)),  # an id stays an id
+    ],
+)
+def test_seed_headings_resolve_to_passage_ids(
+    faq_bot: FaqBot, heading: str, ids: tuple[str, ...]
+) -> None:
+    assert _resolve(faq_bot.index, heading) == ids
+
+
+@pytest.mark.parametrize(
+    ("report", "heading", "ids"),
+    [
+        ("caizheng-2021", "（三）助企纾困精准有力", ("s1.m3", "sl4")),
+        ("caizheng-2021", "（二）规范推进PPP项目管理", ("s3.m2",)),  # (二) again in s3
+        ("caizheng-2021", "(二)稳妥化解隐性债务", ("s4.m2", "sl10")),  # half-width marker
+        ("caizheng-2021", "五、加强自身建设", ("s5", "sl11", "sl12")),
+        ("caizheng-2021", "closing", ("closing",)),
+        ("real-guofa-2018-42-nongji", "（九）加强绿色高效新机具新技术示范推广", ("s4.m9",)),
+        ("real-guofa-2018-42-nongji", "八、强化组织领导", ("s8",)),
+        ("real-guofa-2018-42-nongji", "metadata", ("author",)),
+    ],
+)
+def test_imported_headings_resolve_to_passage_ids(
+    imported: dict[str, Index], report: str, heading: str, ids: tuple[str, ...]
+) -> None:
+    assert _resolve(imported[report], heading) == ids
+
+
+def test_a_measure_answered_in_parts_accepts_the_measure_and_every_part(
+    imported: dict[str, Index],
+) -> None:
+    index = imported["real-guofa-2018-42-nongji"]
+    expect = _resolve(index, "（二）发展目标")
+    assert expect[:3] == ("s1.m2", "s1.m2.p1", "s1.m2.p2")
+    question = Question("发展目标是什么", expect, "x")
+    for part in ("s1.m2.p1", "s1.m2.p2"):
+        assert Outcome(question, Prediction((part,), 90, True)).correct
+    assert not Outcome(question, Prediction(("s1.m1",), 90, True)).correct
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ("五是不存在的措施", "heading '五是不存在的措施' matches no section or measure"),
+        ("四是", "heading '四是' matches several passages (s1.m4, s2.m4, s3.m4)"),
+        ("closing", "'closing': the report has no closing passage"),
+        ("s9.m1", "unknown passage id 's9.m1'"),
+    ],
+)
+def test_an_unresolvable_expectation_names_file_line_and_heading(
+    faq_bot: FaqBot, tmp_path: Path, item: str, message: str
+) -> None:
+    path = tmp_path / "blind.yaml"
+    path.write_text(
+        "- q: 区长是谁\n  expect: none\n  category: unanswerable\n  persona: citizen\n"
+        f"- q: 第五点是什么\n  expect:\n    - intro\n    - \"{item}\"\n  category: section\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(QuestionSetError) as error:
+        compare(faq_bot.index, load_questions(path), str(path))
+    assert str(error.value).startswith(f"{path}:8: {message}")
+
+
+def test_an_alias_reads_a_wrongly_quoted_heading_as_the_printed_one(faq_bot: FaqBot) -> None:
+    aliases = {"二是以文辅政力求更好": "二是以文辅政力求更精"}
+    assert _resolve(faq_bot.index, "二是以文辅政力求更好", aliases)[0] == "s2.m2"
+
+
+def test_blind_fields_load_persona_and_none(tmp_path: Path) -> None:
+    path = tmp_path / "blind.yaml"
+    path.write_text("- q: 区长是谁\n  expect: none\n  category: unanswerable\n"
+                    "  persona: journalist\n", encoding="utf-8")
+    (question,) = load_questions(path)
+    assert (question.expect, question.persona, question.should_decline) == (
+        (), "journalist", True)
+
+
+# --- the suite ------------------------------------------------------------------------
+
+SUITE = ROOT / "tests" / "data" / "suite.yaml"
+
+
+def test_every_expectation_of_the_default_suite_resolves(
+    faq_bot: FaqBot, imported: dict[str, Index], faqbot_cache_dir: Path
+) -> None:
+    """A broken set cannot silently score: every heading of every set names a passage
+    (resolution only; no question is put to the bot here)."""
+    entries = load_suite(SUITE)
+    assert {e.name for e in entries if e.untouched} == {
+        "siming-blind", "caizheng-blind", "nongji-blind"}
+    for entry in entries:
+        if entry.raw and entry.raw.stem not in imported:
+            imported[entry.raw.stem] = imported_index(entry.raw, faqbot_cache_dir, Thresholds())
+        index = imported[entry.raw.stem] if entry.raw else faq_bot.index
+        questions = load_questions(entry.questions)
+        resolved = resolve_questions(questions, index, str(entry.questions),
+                                     dict(entry.aliases))
+        assert len(resolved) == len(questions) >= 60, entry.name
+        if entry.untouched:  # the issue's bar: every category, a fifth must decline
+            assert sum(q.should_decline for q in resolved) >= 0.19 * len(resolved), entry.name
+
+
+_ENTRY = "- name: a\n  report: {report}\n  questions: {questions}\n  untouched: false\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", 1, "the suite file is empty"),
+        ("name: a\n", 1, "a suite is a list of entries"),
+        ("- name: a\n  report: {report}\n  questions: {questions}\n", 1,
+         "missing key 'untouched'"),
+        ("- name: a\n  questions: {questions}\n  untouched: false\n", 1,
+         "give exactly one of report (a content YAML) and raw"),
+        ("- name: a\n  report: {report}\n  raw: {raw}\n  questions: {questions}\n"
+         "  untouched: false\n", 1, "give exactly one of report"),
+        (_ENTRY.replace("untouched: false", "untouched: maybe"), 4,
+         "'untouched' must be true or false"),
+        (_ENTRY + "  weight: 2\n", 5, "unknown key 'weight'"),
+        (_ENTRY + _ENTRY, 5, "duplicate entry name 'a'"),
+        (_ENTRY.replace("{questions}", "nowhere.yaml"), 3, "questions file "),
+        (_ENTRY + "  aliases: [x]\n", 5, "'aliases' maps a heading"),
+    ],
+)
+def test_a_broken_suite_entry_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, line: int, message: str
+) -> None:
+    path = tmp_path / "suite.yaml"
+    path.write_text(text.format(report=ROOT / "content" / "siming-report.yaml",
+                                raw=CAIZHENG, questions=QUESTIONS), encoding="utf-8")
+    assert _cli("eval", "--suite", str(path)) == cli.EXIT_ERROR
+    captured = capsys.readouterr()
+    error = captured.err.strip()
+    assert "\n" not in error and captured.out == ""
+    assert error.startswith(f"faqbot: {path}:{line}: ") and message in error, error
+
+
+def test_a_question_set_and_a_suite_together_are_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _cli("eval", str(QUESTIONS), "--suite", str(SUITE)) == cli.EXIT_ERROR
+    assert capsys.readouterr().err == "faqbot: give a question set or --suite, not both\n"
+
+
+@pytest.fixture
+def small_suite(tmp_path: Path) -> Path:
+    """Two reports: the seed (a content YAML) and caizheng imported from its raw text,
+    each with three questions written as headings; the second marked untouched."""
+    seed_set, raw_set = tmp_path / "seed.yaml", tmp_path / "caizheng.yaml"
+    seed_set.write_text(
+        "- q: 海峡论坛是谁保障的\n  expect: [\"一是综合协调力求更优\"]\n  category: direct\n"
+        "- q: 海峡论坛是谁保障的\n  expect: [author]\n  category: planted\n"
+        "- q: 明天天气怎么样\n  expect: none\n  category: offtopic\n", encoding="utf-8")
+    raw_set.write_text(
+        "- q: 政采贷是什么\n  expect: [\"（三）助企纾困精准有力\"]\n  category: direct\n"
+        "- q: 政采贷是什么\n  expect: [closing]\n  category: planted\n"
+        "- q: 明天天气怎么样\n  expect: none\n  category: offtopic\n", encoding="utf-8")
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        f"- name: seed\n  report: {ROOT / 'content' / 'siming-report.yaml'}\n"
+        "  questions: seed.yaml\n  untouched: false\n"
+        f"- name: imported\n  raw: {CAIZHENG}\n  questions: caizheng.yaml\n  untouched: true\n",
+        encoding="utf-8")
+    return suite
+
+
+def test_an_imported_entry_evaluates_without_hand_written_content(
+    small_suite: Path, faqbot_cache_dir: Path
+) -> None:
+    seed, imported_result = run_suite(load_suite(small_suite), faqbot_cache_dir)
+    assert "imported in memory" in imported_result.report
+    report = imported_result.comparison.bot.outcomes[0].question  # resolved against the draft
+    assert report.expect == ("s1.m3", "sl4")
+    index = imported_index(CAIZHENG, faqbot_cache_dir, Thresholds())
+    # nothing hand-written: no alternate questions, keywords or synonyms, only the draft
+    assert not any(p.questions for p in index.report.passages if p.kind != "author")
+    assert not index.report.synonyms and index.report.file.endswith("caizheng-2021.yaml")
+    assert imported_result.comparison.bot.overall.n == 3
+    assert seed.comparison.bot.overall.n == 3
+
+
+def test_the_suite_prints_one_table_per_report_and_a_summary(
+    small_suite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _cli("eval", "--suite", str(small_suite), "--verbose") == 0
+    out = capsys.readouterr().out
+    headers = [line for line in out.splitlines() if line.startswith("== ")]
+    assert len(headers) == 2
+    assert headers[0] == f"== seed: report {ROOT / 'content' / 'siming-report.yaml'}"
+    assert headers[1].startswith(f"== imported (untouched): report {CAIZHENG}, imported in")
+    assert out.count("figures in %, bot | bm25") == 2
+    assert len(re.findall(r"^overall +3 ", out, flags=re.MULTILINE)) == 2
+    summary = out[out.index("summary: "):].splitlines()
+    assert re.match(r"entry +report +questions +bot +bm25 +lowest bot category +untouched",
+                    summary[1])
+    assert re.match(r"seed +\S+siming-report\.yaml +3 +[\d.]+ +[\d.]+ +\w+ [\d.]+ +no$",
+                    summary[2])
+    assert re.match(r"imported +\S+caizheng-2021\.txt +3 +[\d.]+ +[\d.]+ +\w+ [\d.]+ +yes$",
+                    summary[3])
+    # wrong answers are listed for the seed set, never for an untouched one
+    assert "[planted] 海峡论坛是谁保障的" in out
+    assert "[planted] 政采贷是什么" not in out
+    assert "bot wrong answers: not listed (untouched set)" in out
+
+
+def test_the_suite_as_json_hides_the_wrong_answers_of_untouched_sets(
+    small_suite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _cli("eval", "--suite", str(small_suite), "--json") == 0
+    data = json.loads(capsys.readouterr().out)
+    seed, imported_entry = data["entries"]
+    assert (seed["name"], seed["untouched"], imported_entry["raw"]) == ("seed", False, True)
+    assert seed["bot"]["overall"]["n"] == imported_entry["bot"]["overall"]["n"] == 3
+    assert "wrong" in seed["bot"] and "wrong" not in imported_entry["bot"]
+    assert "wrong" not in imported_entry["bm25"]
+
+
+def test_eval_without_a_question_set_runs_the_default_suite(
+    small_suite: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(suite_module, "DEFAULT_SUITE", small_suite)
+    assert _cli("eval") == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"suite: {small_suite} (2 entries;")
+    assert out.count("\n== ") == 2
+
+
+def test_words_inside_a_passage_resolve_to_the_smallest_passage_holding_them(
+    faq_bot: FaqBot,
+) -> None:
+    from bot.evaluation import Resolver, answer_ids
+
+    resolver = Resolver(faq_bot.report, answer_ids(faq_bot.index))
+    measure = next(m for s in faq_bot.report.sections for m in s.measures if len(m.text) > 30)
+    words = measure.text[10:24]  # words from inside the measure's text, not its heading
+    assert resolver.resolve(words)[0] == measure.id
+    with pytest.raises(ValueError, match="no passage holds these words"):
+        resolver.resolve("报告里没有的一句话")

@@ -158,13 +158,14 @@ def test_index_cache_is_reused_and_invalidated_by_content_changes(
     first = Index.load(content, cache)
     cached = sorted(cache.glob("index-*.json"))
     assert len(cached) == 1
-    written = cached[0].stat().st_mtime_ns
+    written = cached[0].stat().st_ino  # a rebuild writes a new file
     again = Index.load(content, cache)
     assert again.search("海峡论坛").hits[0].id == first.search("海峡论坛").hits[0].id
     assert sorted(cache.glob("index-*.json")) == cached  # nothing rebuilt
-    assert cached[0].stat().st_mtime_ns == written
+    assert cached[0].stat().st_ino == written
     report = content / "siming-report.yaml"
     report.write_text(report.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     Index.load(content, cache)
     rebuilt = sorted(cache.glob("index-*.json"))
-    assert len(rebuilt) == 1 and rebuilt != cached  # the stale index is gone
+    # a new index beside the old one, which is kept while recently used (bot/cache.py)
+    assert len(rebuilt) == 2 and cached[0] in rebuilt
