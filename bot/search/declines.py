@@ -106,6 +106,12 @@ EVIDENCE = {"电话": r"电话|热线", "网址": r"网址|www|http", "官网": 
 
 # Places: a name followed by one of these; the words below end so but name no place.
 PLACE_SUFFIXES = "省市区县"
+# Single characters that stand before a place rather than in its name (在邻区, 这个区).
+NOT_IN_PLACE_NAMES = frozenset(
+    "在 到 从 去 来 向 往 和 与 及 跟 同 的 是 我 你 他 她 它 本 该 各 全 这 那 哪 每 对 给 为 被"
+    " 把 让 由 个 省 市 区 县 了 有 也 都 就 还".split()
+)
+PLACE_LEVELS = {"省": 0, "市": 1, "区": 2, "县": 2}  # a district is finer than its city
 PLACE_NAME_CHARS = (2, 3)  # 厦门市, 黑龙江省
 GENERIC_PLACE_NAMES = frozenset(
     "全 本 各 该 此 邻 外 别 别的 他 我 你 两 省 市 区 县 地 城 社 辖 园 新 老 山 郊 景 校"
@@ -269,12 +275,16 @@ class AnswerCheck:
 
     def _other_place(self, text: str) -> bool:
         """A province, city, district or county the report never names (北京市, 湖里区),
-        unless the question names one of the report's own places too (我是湖里区的，
-        听说思明区...)."""
+        unless the question names one of the report's own places as fine too (我是湖里区的，
+        听说思明区...; but 云川市的滨海区 is another district of the report's city)."""
         places = self.places(text)
         # named as the question names it: 上海 among 4 municipalities is not 上海市's plan
         named = [place for place in places if place in self.text]
-        return bool(places) and not named
+        others = [place for place in places if place not in named]
+        return any(
+            all(PLACE_LEVELS[own[-1]] < PLACE_LEVELS[other[-1]] for own in named)
+            for other in others
+        )
 
     def places(self, text: str) -> list[str]:
         """The places (name and 省市区县) a question mentions."""
@@ -292,7 +302,9 @@ class AnswerCheck:
                 before[-1]
             ) in PLACE_NAME_CHARS:
                 names.append((before[-1], token[0]))  # 厦门 市, 广东 省政府 (not 对应 区政府)
-            elif len(before) == 2 and all(len(t) == 1 and t not in STOPWORDS for t in before):
+            elif len(before) == 2 and all(
+                len(t) == 1 and t not in NOT_IN_PLACE_NAMES for t in before
+            ):
                 names.append(("".join(before), token[0]))  # 湖 里 区政府: unknown to jieba
         return [
             name + suffix for name, suffix in names
@@ -304,7 +316,7 @@ class AnswerCheck:
 def _holds(pattern: re.Pattern[str], sentence: str) -> bool:
     """Whether the sentence holds a match that is an amount (一个 is an article)."""
     return any(
-        not (m.group().startswith(INDEFINITE) and m.group()[1:2] not in CHINESE_DIGITS)
+        not (m.group().startswith(INDEFINITE) and m.group()[1:2] not in f"{CHINESE_DIGITS}半")
         for m in pattern.finditer(sentence)
     )
 
