@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.search import Index
-from bot.search.declines import AnswerCheck, _holds_amount
+from bot.search.declines import AnswerCheck, _holds_amount, _holds_time
 from bot.search.results import passage_hit
 from bot.suite import Thresholds, imported_index
 from bot.textnorm import normalize
@@ -76,6 +76,25 @@ def test_an_amount_question_is_answered_by_the_sentence_holding_the_amount(
 @pytest.mark.parametrize(
     ("question", "sentence", "holds"),
     [
+        ("是哪一年开始的", "2012年以来持续推进", True),
+        ("从什么时候开始实施", "本预案自印发之日起实施", True),
+        ("什么时候完成", "9月30日前完成清理", True),
+        ("多久能办完", "压缩至3个工作日以内", True),
+        ("多久开一次会", "每季度召开一次", True),
+        ("是哪天举办的", "圆满完成海峡论坛、9·8投洽会等重大活动", False),
+        ("什么时候印发的", "国发〔2018〕42号", False),
+        ("多久开一次会", "抓好会前准备、会中服务、会后落实3大环节", False),
+    ],
+)
+def test_dates_and_durations_are_recognised_as_written(
+    question: str, sentence: str, holds: bool
+) -> None:
+    assert _holds_time(normalize(question), sentence) is holds
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "holds"),
+    [
         ("收入完成了多少", "全区一般公共预算收入完成3.6亿元，同比下降2.3%", True),
         ("比重是多少", "占一般公共预算收入的比重达42%", True),
         ("满意率是多少", "满意率97.2%", True),
@@ -121,6 +140,7 @@ def test_a_topic_or_place_the_report_names_is_in_scope(
         ("东湖区财政局在哪里办公", "s2.m2"),
         ("财政局的官网网址是什么", "s2.m2"),
         ("财政局招聘的报考条件是什么", "s2.m2"),
+        ("12345热线的电话号码是多少", "s2.m2"),  # a hotline told of is no number given
     ],
 )
 def test_a_topic_the_report_does_not_hold_is_declined(

@@ -83,8 +83,8 @@ NOT_AMOUNTS = re.compile(
 )
 # A date, or a point in time a sentence is dated by.
 DATE = re.compile(
-    rf"\d{{4}}年|{NUMBER}月|{NUMBER}[日号]|以来|去年|今年|前年|明年|年底|年初|年内|月底"
-    r"|之日起|起施行|起实施|起执行|起生效"
+    rf"\d{{4}}年|{NUMBER}月(?:{NUMBER}[日号])?|(?<![\d.])\d{{1,2}}日(?![内以])"
+    r"|以来|去年|今年|前年|明年|年底|年初|年内|月底|之日起|起施行|起实施|起执行|起生效"
 )
 FREQUENCY = re.compile(r"每(?:年|季度?|月|周|星期|天|日|半年)|定期")
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)年")
@@ -97,12 +97,14 @@ TOPIC_WORDS = (
 ).split()
 # Question forms that ask for a thing under other words: form -> evidence in a report.
 TOPIC_FORMS = (
-    (re.compile(r"在哪里?办公|怎么走|位置在|在什么地方"), re.compile(r"地址|位于|坐落|\d+号")),
+    # (not \d+号: 国发〔2018〕42号 is a document number, not a street address)
+    (re.compile(r"在哪里?办公|怎么走|位置在|在什么地方"), re.compile(r"地址|位于|坐落|门牌")),
     (re.compile(r"多大年纪"), re.compile(r"年龄|\d+岁")),
     (re.compile(r"怎么申请|如何申请"), re.compile(r"申请")),
 )
 # (the report's text is normalised: 52亿 reads 5200000000, so no digit run is a phone number)
-EVIDENCE = {"电话": r"电话|热线", "网址": r"网址|www|http", "官网": r"官网|www|http"}
+# (a 12345热线 the report tells of is no phone number of its own: 电话 needs 电话)
+EVIDENCE = {"网址": r"网址|www|http", "官网": r"官网|www|http"}
 
 # Places: a name followed by one of these; the words below end so but name no place.
 PLACE_SUFFIXES = "省市区县"
