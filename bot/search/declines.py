@@ -145,7 +145,7 @@ class AnswerCheck:
         self.passages = passages
         self._sentences: dict[str, list[tuple[str, str]]] = {}
         # the report's own words, as one text: what it names is in scope
-        self.text = "\n".join(
+        self.text = data.report_text or "\n".join(
             compact(value) for p in passages.values() for value in (p.title, p.text)
         )
         years = Counter(YEAR.findall(self.text))

@@ -96,6 +96,9 @@ class IndexData:
     synonyms: dict[str, str] = field(default_factory=dict)  # everyday word -> report term
     # words (two characters or more) of the report's own text, not of our alternate questions
     report_terms: frozenset[str] = frozenset()
+    # the titles and texts of the passages, normalised as questions are: what the report names
+    # (built once: normalising it costs a cold start cn2an's import, ~0.15 s)
+    report_text: str = ""
 
 
 class Index:
@@ -125,6 +128,9 @@ class Index:
             segmenter = Segmenter.build(terms, corpus, cache, extra_words=synonyms)
         data = _build_data(passages, segmenter, terms)
         data.synonyms = usable_synonyms(synonyms, data.idf)
+        data.report_text = "\n".join(
+            compact(value) for p in passages for value in (p.title, p.text)
+        )
         return cls(report, data, answer_threshold, suggest_threshold)
 
     @classmethod
@@ -361,6 +367,7 @@ def _index_as_json(report: Report, data: IndexData) -> bytes:
         "report_ngrams": sorted(data.report_ngrams),
         "synonyms": data.synonyms,
         "report_terms": sorted(data.report_terms),
+        "report_text": data.report_text,
     }
     return json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -388,4 +395,5 @@ def _index_from_json(payload: bytes) -> tuple[Report, IndexData]:
         report_ngrams=frozenset(plain["report_ngrams"]),
         synonyms=plain["synonyms"],
         report_terms=frozenset(plain["report_terms"]),
+        report_text=plain["report_text"],
     )
