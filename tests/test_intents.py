@@ -213,6 +213,19 @@ def test_a_question_beyond_the_metadata_is_not_answered_by_it(
     assert not (result.answered and result.hits[0].id == "author"), question
 
 
+@pytest.mark.parametrize(
+    ("report", "question"),
+    [
+        ("plan", "今年新增了3项措施吗"),  # a count, not 第三条
+        ("clauses", "预案一共有22条吗"),  # a count, not clause 2.2
+    ],
+)
+def test_a_number_with_a_unit_is_no_measure_reference(
+    reports: dict[str, Index], report: str, question: str
+) -> None:
+    assert not isinstance(reports[report].search(question).intent, AskedMeasure)
+
+
 def test_another_reports_author_is_not_this_reports_author(reports: dict[str, Index]) -> None:
     """The seed report's author named to a report by someone else is no author question."""
     result = reports["summary"].search("尤小波是谁")

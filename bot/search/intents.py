@@ -35,8 +35,9 @@ MEASURE_REF = re.compile(
 )
 # A measure named without its section: 第十二条 of a report numbering its measures straight
 # through, 第4.4条 / 5.5那一条 of one numbering them by section (normalised: 第44条, 55那1条).
+# 第 or a demonstrative makes it a reference: 新增3项措施 counts, it names no measure.
 REPORT_MEASURE_REF = re.compile(
-    r"(?:第)?(\d+)(?:那|这)?(?:1|一)?(?:个)?(?:小)?(?:点|条|项|节|款)"
+    r"(?:第(\d+)|(\d+)(?:那|这)(?:1|一)?)(?:个)?(?:小)?(?:点|条|项|节|款)"
 )
 SECTION_CUES = ("部分", "板块", "那块", "一块", "大块", "章节", "方面", "那段", "这段")
 # A section referred to as such: 那一块, 这部分, 那一大块 (normalisation may write 一 as 1).
@@ -233,7 +234,7 @@ def _measure_of_report(report: Report, text: str) -> tuple[Section, Measure] | N
     match = REPORT_MEASURE_REF.search(text)
     if match is None:
         return None
-    digits = match.group(1)
+    digits = match.group(1) or match.group(2)
     straight = _numbered_straight_through(report)
     found = [
         (section, measure) for section in report.sections for measure in section.measures
