@@ -37,6 +37,8 @@ from bot.textnorm import compact
 TOC_TITLE = "报告目录"
 SLOGAN_LIST_TITLE = "报告中的口号和提法"
 WHOLE_REPORT = "全文"  # where the table of contents and the slogan list come from
+DOCUMENT_TITLE = "标题：《{title}》"  # the document's own title and number, with its author
+DOCUMENT_NUMBER = "文号：{number}"
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("start", "开始使用"),
     ("help", "使用帮助"),
@@ -463,6 +465,9 @@ class FaqBot:
     def _author_blocks(self, passage: Passage) -> list[Block]:
         """Who wrote it; for a document without a personal author, who issued it and
         when; if the report tells neither, an honest no."""
+        return [*self._who_blocks(passage), *self._document_blocks()]
+
+    def _who_blocks(self, passage: Passage) -> list[Block]:
         report, text = self.report, self.settings.text
         if report.author:
             who = "，".join(v for v in (report.author, report.role) if v)
@@ -476,6 +481,16 @@ class FaqBot:
         if report.role:  # 作者单位 without a name
             return [Block("text", f"{report.role}。"), Block("text", f"（{passage.text}）")]
         return [Block("text", text("no_author"))]
+
+    def _document_blocks(self) -> list[Block]:
+        """The document's title and number, when the report states them (标题叫什么,
+        文号是多少 are answered by the same reply as 谁发布的)."""
+        report, blocks = self.report, []
+        if report.title:
+            blocks.append(Block("note", DOCUMENT_TITLE.format(title=_one_line(report.title))))
+        if report.doc_number:
+            blocks.append(Block("note", DOCUMENT_NUMBER.format(number=report.doc_number)))
+        return blocks
 
     def _navigation(self, passage_id: str) -> tuple[Button, ...]:
         """◀ ▶ through the report in reading order, and back to the table of contents."""
@@ -567,6 +582,18 @@ _QUESTION = re.compile(r"什么|怎么|怎样|如何|哪|吗|多少|几|谁|为�
 def _measure_name(number: int) -> str:
     """A measure as the report names it: 三是."""
     return f"{numeral(number)}是"
+
+
+def _one_line(title: str) -> str:
+    """A title set over lines (joined) and letter-spaced (国 家 粮 食 -> 国家粮食) as one
+    line; other spaces (稳字当头强保障 改革创新提效能) stay."""
+    lines = [line.strip() for line in title.splitlines() if line.strip()]
+    return "".join(
+        re.sub(r"\s", "", line) if _LETTER_SPACED.fullmatch(line) else line for line in lines
+    )
+
+
+_LETTER_SPACED = re.compile(r"\S(?:\s\S)+")
 
 
 def _quoted(text: str) -> str:

@@ -175,7 +175,8 @@ class Index:
         intent = intents.recognise(text, self.report, self.data)
         named = self._intent_hit(intent) if intent is not None else None
         if named is not None:
-            answered = named.kind != Kind.ABSENT and self._checks.answers(text, named)
+            checked = intent.question if isinstance(intent, intents.AskedAuthor) else ""
+            answered = named.kind != Kind.ABSENT and self._checks.answers(checked or text, named)
             return SearchResult(question, (named,), answered, intent=intent)
         corrected, corrections = correct(self.data, text)
         tokens = query_tokens(self.data, corrected)
