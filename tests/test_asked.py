@@ -35,6 +35,12 @@ CHATTY = [
         "关心干部成长",
         ("加班", "家里人"),
     ),
+    (
+        "我在区里一个街道办工作，刚调到综合科不久，领导让我先弄清楚思明区政府办的政务信息"
+        "是怎么报送的？",
+        "政务信息是怎么报送的",
+        ("街道办", "综合科", "领导", "弄清楚"),
+    ),
 ]
 
 
@@ -64,7 +70,8 @@ def test_a_short_question_is_left_whole(index: Index, question: str) -> None:
 
 @pytest.mark.parametrize(
     ("question", "passage"),
-    [(CHATTY[0][0], "s2.m3"), (CHATTY[1][0], "s2.m2"), (CHATTY[2][0], "s3.m4")],
+    [(CHATTY[0][0], "s2.m3"), (CHATTY[1][0], "s2.m2"), (CHATTY[2][0], "s3.m4"),
+     (CHATTY[3][0], "s2.m2")],
 )
 def test_a_chatty_question_is_answered_by_what_it_asks(
     index: Index, question: str, passage: str

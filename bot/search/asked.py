@@ -37,8 +37,9 @@ CONTEXT = re.compile(
 # How a clause is introduced, not what it asks (听说东湖区…, 想了解一下规模): dropped so that
 # the words never lower a passage's coverage (nor read 听说区 as a place).
 LEAD_IN = re.compile(
-    r"^(?:我|我们)?(?:听(?:朋友|同事|别人|人家)?说|(?:想|要)(?:了解|知道|问问?|请教)(?:一下)?"
-    r"|请问|问一下)"
+    r"^(?:(?:领导|老师|单位)?(?:让|要|叫)我(?:们)?先?(?:弄|搞)?(?:清楚|明白|了解)(?:一下)?)?"
+    r"(?:我|我们)?(?:听(?:朋友|同事|别人|人家)?说|(?:想|要)(?:了解|知道|问问?|请教)(?:一下)?"
+    r"|请问|问一下)?"
 )
 # A clause that neither asks nor introduces is kept when at least this share of its words
 # are the report's own (一直担心学位紧张 names 学位 once among feelings: context).
