@@ -40,6 +40,7 @@ from bot.content import (
     report_from_data,
 )
 from bot.search import intents
+from bot.search.asked import asked_part
 from bot.search.declines import AnswerCheck
 from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
@@ -178,7 +179,8 @@ class Index:
             checked = intent.question if isinstance(intent, intents.AskedAuthor) else ""
             answered = named.kind != Kind.ABSENT and self._checks.answers(checked or text, named)
             return SearchResult(question, (named,), answered, intent=intent)
-        corrected, corrections = correct(self.data, text)
+        # a long question's context (我是…, 最近…) is no part of what it asks
+        corrected, corrections = correct(self.data, asked_part(self.data, text))
         tokens = query_tokens(self.data, corrected)
         hits = rank(self.data, corrected, tokens, k)
         answered = (
