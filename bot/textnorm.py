@@ -103,6 +103,13 @@ def compact(text: str) -> str:
     return normalize(text).replace(" ", "")
 
 
+@lru_cache(maxsize=4096)
+def compact_report_text(text: str) -> str:
+    """compact() of the report's own titles, names and passages, which every question
+    compares with: normalised once per process, apart from the questions' cache."""
+    return compact(text)
+
+
 # --- tokens -------------------------------------------------------------------
 
 # Question words, particles and filler: they say how something is asked, not what.

@@ -22,7 +22,7 @@ from bot.search.intents import DOCUMENT_WORDS, SELF_REFERENCE
 from bot.search.relatedness import query_tokens
 from bot.search.results import Hit
 from bot.search.scoring import bigrams, weights
-from bot.textnorm import STOPWORDS, compact, to_simplified
+from bot.textnorm import STOPWORDS, compact, compact_report_text, to_simplified
 
 if TYPE_CHECKING:
     from bot.search.index import IndexData
@@ -232,7 +232,7 @@ class AnswerCheck:
         """A year the report never names (2018 of a 2021 summary), or one it names only
         elsewhere than in the passage found (2022's plans asked of 2021's figures)."""
         passage = self.passages.get(hit.id)
-        held = compact(f"{passage.title}{passage.text}") if passage else ""
+        held = compact_report_text(f"{passage.title}{passage.text}") if passage else ""
         for year in YEAR.findall(text):
             if f"{year}年" not in self.text:
                 return True

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.content import Measure, Report, Section, parse_number
-from bot.textnorm import compact
+from bot.textnorm import compact, compact_report_text
 
 if TYPE_CHECKING:
     from bot.search.index import IndexData
@@ -256,7 +256,7 @@ def _beyond_summary(data: IndexData, text: str) -> bool:
 def section_name(section: Section) -> str:
     """The name a reader gives a section: its short title without the opening verb
     (着力业务提速,打造过硬本领 -> 业务提速)."""
-    name = compact(HEADING_BREAK.split(section.title, maxsplit=1)[0])
+    name = compact_report_text(HEADING_BREAK.split(section.title, maxsplit=1)[0])
     for verb in HEADING_VERBS:
         if name.startswith(verb) and len(name) - len(verb) >= 2:
             return name[len(verb):]
@@ -297,13 +297,14 @@ def _metadata_question(report: Report, data: IndexData, text: str) -> str | None
     Returns the question without the document's name and the metadata words (what the
     answer checks still read: a year, a place, 以前, 什么时候 of an undated document),
     or None for another question."""
-    author = compact(report.author) if report.author else ""
+    author = compact_report_text(report.author) if report.author else ""
     cue = ((report.title and DOCUMENT_TITLE_CUE.search(text)) or AUTHOR_CUE.search(text)
            or (len(author) >= 2 and author in text))
     if not cue:
         return None
     text = SELF_REFERENCE.sub("", text)  # 这篇文章的标题: the document, not a topic
-    own_name = "".join(compact(v) for v in (report.title, report.issuer, report.author))
+    own_name = "".join(compact_report_text(v)
+                       for v in (report.title, report.issuer, report.author))
     kept = [
         t for t in data.segmenter.cut(text)
         if not (t in own_name and len(t) >= 2) and t not in DOCUMENT_KINDS
