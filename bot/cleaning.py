@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 # Whitespace that is layout, not text: ASCII spaces, tabs, full-width indentation.
 _LAYOUT = " \t\r\u3000\xa0\ufeff"
-_OPENERS = {")": "(", "]": "[", "}": "{"}
 # Junk tokens are printable ASCII, never longer than this (seed: ``x-``, ``F6``, ``]``).
 JUNK_TOKEN_MAX = 2
 # After these a line's text is complete: an ASCII character glued after them is junk.

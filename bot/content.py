@@ -30,7 +30,6 @@ AUTHOR_ID = "author"
 # should get a screenful, not a chapter. Short reports (the seed: 400 at most) keep
 # their passages whole.
 MAX_PASSAGE_CHARS = 600
-_SECTION_ID = re.compile(r"^s(\d+)$")
 _MEASURE_ID = re.compile(r"^s(\d+)\.m(\d+)$")
 _SLOGAN_ID = re.compile(r"^sl\d+$")
 # The real report is 40 KB: 2 MB holds fifty of it and keeps a hostile file from using much memory.

@@ -53,7 +53,6 @@ from bot.content import AUTHOR_ID, CLOSING_ID, INTRO_ID, Passage, Report
 from bot.search import SECTIONS_ID, SLOGANS_ID, Index
 from bot.textnorm import Segmenter, normalize
 
-DEFAULT_QUESTIONS = Path("tests/data/questions.yaml")
 MAX_QUESTIONS_BYTES = 2 * 1024 * 1024  # ours are 30-60 KB; the same cap as content
 TOP_K = 3
 # Calibration bins of the bot's 0-100 confidence, for answered questions.
