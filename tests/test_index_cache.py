@@ -330,11 +330,22 @@ def load_with_read_only_cache(directory: Path, content: Path) -> tuple[str, list
     for path in (directory, *directory.iterdir()):
         os.chown(path, OTHER_UID, OTHER_UID)
     directory.chmod(0o500)
+    # the key hashes the bot's code and its packages' versions, which may sit where that user
+    # cannot read (a checkout and its .venv in a 0700 folder): the child hashes a readable
+    # copy of the code, the same bytes and names, and the versions read here
+    versions = search_index.package_versions()
+    code = directory.parent / "code"
+    shutil.copytree(Path(search_index.__file__).parents[1], code,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for path in (code, *code.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     read, write = os.pipe()
     child = os.fork()
     if child == 0:  # the child: report the outcome or the error, then leave at once
         try:
             os.close(read)
+            search_index.index_code = lambda: sorted(code.rglob("*.py"))  # type: ignore
+            search_index.package_versions = lambda: versions  # type: ignore
             os.setegid(OTHER_UID)
             os.seteuid(OTHER_UID)
             outcome: object = _load_and_collect(directory, content)
@@ -386,7 +397,12 @@ def test_a_read_only_cache_directory_is_at_most_one_warning(
         reachable.chmod(0o711)
         directory = reachable / "cache"
         shutil.copytree(cache, directory)
-        answer, logged = load_with_read_only_cache(directory, content)
+        # the content too: the checkout may sit where that user cannot read (mktemp -d)
+        readable = reachable / "content"
+        shutil.copytree(content, readable)
+        for path in (readable, *readable.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        answer, logged = load_with_read_only_cache(directory, readable)
     finally:
         shutil.rmtree(reachable)
     assert answer == ANSWER_ID
