@@ -337,9 +337,9 @@ class Segmenter:
             tokens = self._recent[key] = tuple(self.tokenizer.lcut(text, HMM=hmm))
         return tokens
 
-    def content_tokens(self, text: str) -> list[str]:
+    def content_tokens(self, text: str, hmm: bool = True) -> list[str]:
         """Tokens of normalised text that carry meaning (no stopwords, no spaces)."""
-        return [t for t in self.cut(text) if t.strip() and t not in STOPWORDS]
+        return [t for t in self.cut(text, hmm) if t.strip() and t not in STOPWORDS]
 
     def search_tokens(self, text: str) -> list[str]:
         """Tokens and their dictionary sub-words, for indexing passages."""

@@ -29,8 +29,11 @@ def usable_synonyms(synonyms: Mapping[str, str], idf: Mapping[str, float]) -> di
 
 
 def query_tokens(data: IndexData, text: str) -> list[str]:
-    """Content tokens of a (corrected) question, everyday words read as report terms."""
+    """Content tokens of a (corrected) question, everyday words read as report terms.
+
+    Without jieba's HMM: the words it would guess (年区 of 那年区里, 电要 of 低压电要) are
+    fragments no passage holds; unknown characters stay single and the report's words whole."""
     return [
         data.synonyms.get(t, t)
-        for t in data.segmenter.content_tokens(SELF_REFERENCE.sub(" ", text))
+        for t in data.segmenter.content_tokens(SELF_REFERENCE.sub(" ", text), hmm=False)
     ]

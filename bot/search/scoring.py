@@ -12,6 +12,7 @@ that a confidence is roughly the share of answers at that level that were right.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
@@ -35,10 +36,14 @@ PARTIAL_CREDIT = 0.7  # a token found only as shared character pairs counts this
 PARTIAL_SHARE = 0.5  # ... when at least half of its character pairs are in the passage
 SINGLE_CHAR_WEIGHT = 0.4  # single characters say little on their own
 # A word the report never uses weighs as if it were in half a passage (rarer than any word
-# the report has); a common one (强调, 控制) says less about what is asked than a rare one
-# (GDP, 深圳): jieba frequency -> factor.
+# the report has) when it is rare in general Chinese too (粮荒, 货款); a common one (不能,
+# 自己, 处理) says little about what is asked: its general IDF (jieba's frequencies) from
+# GENERAL_IDF_FLOOR (自己 6.5, 不能 7.5) up to GENERAL_IDF_FULL (办公楼 12.2) scales it,
+# never below RARITY_MIN.
 UNKNOWN_DOCUMENT_FREQUENCY = 0.5
-COMMON_WORD_FACTORS = ((3000, 0.5), (300, 0.75))
+GENERAL_IDF_FLOOR = 6.0
+GENERAL_IDF_FULL = 12.0
+RARITY_MIN = 0.15
 CANDIDATES = 40  # passages, by coverage, that get the finer (rapidfuzz) scoring
 # A slogan fragment: at least this many of the formula's character pairs in the question
 # (or all of a shorter one) make the slogan a match scored from SLOGAN_BASE up.
@@ -72,13 +77,20 @@ def weights(data: IndexData, tokens: Iterable[str]) -> dict[str, float]:
     for token in tokens:
         weight = data.idf.get(token, 0.0)
         if not weight:
-            common = freq.get(token, 0)
-            factor = next((f for least, f in COMMON_WORD_FACTORS if common >= least), 1.0)
-            weight = data.unknown_weight * factor
+            weight = data.unknown_weight * _rarity(freq.get(token, 0), data.segmenter.total)
         if len(token) == 1:
             weight *= SINGLE_CHAR_WEIGHT
         result[token] = weight
     return result
+
+
+def _rarity(frequency: int, total: int) -> float:
+    """How much a word the report never uses says, by how rare it is in general Chinese."""
+    if frequency <= 0:
+        return 1.0
+    general_idf = math.log(total / frequency)
+    share = (general_idf - GENERAL_IDF_FLOOR) / (GENERAL_IDF_FULL - GENERAL_IDF_FLOOR)
+    return max(RARITY_MIN, min(1.0, share))
 
 
 def coverage(data: IndexData, token_weights: dict[str, float]) -> dict[int, float]:
