@@ -141,6 +141,8 @@ def test_a_topic_or_place_the_report_names_is_in_scope(
         ("财政局的官网网址是什么", "s2.m2"),
         ("财政局招聘的报考条件是什么", "s2.m2"),
         ("12345热线的电话号码是多少", "s2.m2"),  # a hotline told of is no number given
+        ("这份总结的原文在哪里能看到", "s1.m1"),  # where to get the document
+        ("财政局网站上能下载全文吗", "s1.m1"),
     ],
 )
 def test_a_topic_the_report_does_not_hold_is_declined(
@@ -157,6 +159,8 @@ def test_a_topic_the_report_does_not_hold_is_declined(
         ("湖里区的预算绩效管理怎么做", "s2.m1"),
         ("云川市滨海区的隐性债务化解得怎么样", "s2.m3"),
         ("北京市的热线投诉办得怎么样", "s2.m2"),
+        ("其他区县的隐性债务化解得怎么样", "s2.m3"),  # the report's own district only
+        ("别的城市三公经费压减了多少", "s1.m2"),
     ],
 )
 def test_a_year_or_place_the_report_does_not_name_is_declined(
@@ -173,3 +177,26 @@ def test_a_year_the_report_names_only_elsewhere_is_not_this_passages_answer(
     # ... while 2021 is the report's own year: any passage may answer for it
     assert answers(finance, "2021年税收收入占比多少", "s1.m1")
     assert answers(finance, "2021年隐性债务化解了多少", "s2.m3")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "你觉得预算绩效管理做得好不好",
+        "在你看来三公经费还能再压减吗",
+        "你怎么评价东湖区的隐性债务化解",
+    ],
+)
+def test_the_bots_own_opinion_is_declined_on_a_passage_on_the_topic(
+    finance: Index, question: str
+) -> None:
+    assert not answers(finance, question, "s2.m1" if "绩效" in question else "s1.m2")
+
+
+def test_a_post_holder_is_answered_only_for_posts_the_report_names(finance: Index) -> None:
+    # the report never names a 区长 or a 组长: who holds them is none of its answers
+    assert not answers(finance, "东湖区区长是谁", "s1.m1")
+    assert not answers(finance, "谁是预算绩效管理领导小组组长", "s2.m1")
+    # 局长 is the byline's post; 是谁写的 asks for the author, not a post
+    assert answers(finance, "东湖区财政局局长是谁", "author")
+    assert answers(finance, "这份总结是谁写的", "author")

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from bot.content import Kind, Passage, Report
-from bot.search.intents import DOCUMENT_WORDS, SELF_REFERENCE
+from bot.search.intents import AUTHOR_CUE, DOCUMENT_WORDS, SELF_REFERENCE
 from bot.search.relatedness import query_tokens
 from bot.search.results import Hit
 from bot.search.scoring import bigrams, weights
@@ -50,6 +50,17 @@ AUTHOR_WORDS = frozenset("单位 上班 工作 职务 职位 身份 名字 姓�
 BIOGRAPHY = re.compile(r"以前|之前|曾经|过去|后来|现在在|调到|升任")
 ASKS_LIST = re.compile(r"哪(?:\d+|几)(?:个|项|条|种|句|大)")
 ASKS_NAME = re.compile(r"叫什么名字|叫啥|姓名|名字")
+# The bot's own view asked for: a report states its authors' views, never the bot's.
+ASKS_OPINION = re.compile(
+    r"你(?:个人)?(?:觉得|认为|怎么看|如何看|怎么评价|如何评价|的看法|的评价|的意见)|在你看来"
+)
+# Who holds a post (区长是谁, 谁是组长): a post the report never names is none of its answers.
+# (是谁 ends what is asked: 文章是谁写的 asks for the author)
+ASKS_HOLDER = re.compile(r"(?:是谁|是哪位|由谁担任)(?=\s|$|呢|啊|呀)|谁是")
+# Places beside the report's own (其他区县, 别的城市): the report tells of its own only.
+OTHER_PLACES = re.compile(
+    r"(?:其他|其它|别的|另外的?)(?:省份?|城市|市|区县|区|县|地区|街道|乡镇|地方)"
+)
 
 # Quantities, as a sentence of a report writes them (NFKC, simplified; digits Arabic or
 # Chinese): a number with a unit or counter, a percentage, a share or a multiple.
@@ -94,6 +105,7 @@ YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)年")
 TOPIC_WORDS = (
     "电话 号码 地址 邮箱 网址 官网 预算 经费 工资 待遇 招聘 报考 应聘 录用 考公 资格 履历"
     " 简历 毕业 学历 籍贯 老家 出生 生日 年龄 投诉 举报 信访 办事指南 办理流程 办事流程 预约"
+    " 网站 下载"
 ).split()
 # Question forms that ask for a thing under other words: form -> evidence in a report.
 TOPIC_FORMS = (
@@ -101,10 +113,14 @@ TOPIC_FORMS = (
     (re.compile(r"在哪里?办公|怎么走|位置在|在什么地方"), re.compile(r"地址|位于|坐落|门牌")),
     (re.compile(r"多大年纪"), re.compile(r"年龄|\d+岁")),
     (re.compile(r"怎么申请|如何申请"), re.compile(r"申请")),
+    (re.compile(r"(?:原文|全文)(?:在|去)?(?:哪|什么地方)"), re.compile(r"www|http|网站|网址")),
 )
 # (the report's text is normalised: 52亿 reads 5200000000, so no digit run is a phone number)
 # (a 12345热线 the report tells of is no phone number of its own: 电话 needs 电话)
-EVIDENCE = {"网址": r"网址|www|http", "官网": r"官网|www|http"}
+EVIDENCE = {
+    "网址": r"网址|www|http", "官网": r"官网|www|http", "网站": r"网站|www|http",
+    "下载": r"下载|www|http",
+}
 
 # Places: a name followed by one of these; the words below end so but name no place.
 PLACE_SUFFIXES = "省市区县"
@@ -161,9 +177,13 @@ class AnswerCheck:
 
     def decline_reason(self, text: str, hit: Hit) -> str | None:
         """Why the passage cannot answer the question (a short rule name), or None."""
+        if ASKS_OPINION.search(text):
+            return "opinion"
         if self._topic_not_in_report(text):
             return "topic"
-        if self._other_place(text):
+        if self._unnamed_post(text):
+            return "post"
+        if self._other_place(text) or OTHER_PLACES.search(text):
             return "place"
         if self._other_year(text, hit):
             return "year"
@@ -226,6 +246,23 @@ class AnswerCheck:
         return any(
             form.search(text) and not evidence.search(self.text)
             for form, evidence in TOPIC_FORMS
+        )
+
+    def _unnamed_post(self, text: str) -> bool:
+        """区长是谁 of a report that never names a 区长 (the byline's author words excepted:
+        作者是谁 is the author's question)."""
+        asked = ASKS_HOLDER.search(text)
+        if asked is None:
+            return False
+        if asked.group() == "谁是":
+            clause = text[asked.end():].split(" ", 1)[0]  # 谁是…组长: the post ends it
+            words = self.data.segmenter.content_tokens(clause)[-1:]
+        else:
+            words = self.data.segmenter.content_tokens(text[:asked.start()])[-1:]
+        post = words[0] if words else ""
+        return (
+            len(post) > 1 and post not in self.text and post not in AUTHOR_WORDS
+            and post not in DOCUMENT_WORDS and not AUTHOR_CUE.search(post)
         )
 
     def _other_year(self, text: str, hit: Hit) -> bool:
