@@ -70,7 +70,7 @@ NUMBER = (
 )
 INDEFINITE = "一"  # 一个机制, 一批项目: an article, not an amount (一半 is a share)
 MAGNITUDES = "(?:万|亿|千|百)*"
-COUNTERS = "个位名人项次条家件所座笔批套台辆场类种支只张本份届期处道户间栋幢字分"
+COUNTERS = "个位名人项次条家件所座笔批套台辆场类种支只张本份届期处道户间栋幢字分级档层"
 PEOPLE_COUNTERS = "人名位户"
 MONEY_UNITS = r"(?:元|美元)"
 MEASURE_UNITS = (
