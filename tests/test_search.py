@@ -17,6 +17,7 @@ from bot.search.intents import (
     SloganList,
     TableOfContents,
 )
+from bot.suite import Thresholds, imported_index
 
 
 @pytest.fixture(scope="module")
@@ -169,3 +170,32 @@ def test_index_cache_is_reused_and_invalidated_by_content_changes(
     rebuilt = sorted(cache.glob("index-*.json"))
     # a new index beside the old one, which is kept while recently used (bot/cache.py)
     assert len(rebuilt) == 2 and cached[0] in rebuilt
+
+
+PROXIMITY_REPORT = """县农业局2022年工作总结
+
+一、抓好粮食生产
+
+（一）稳定种粮面积。全县粮食播种面积稳定在50万亩，省级示范片带动明显，县里新建指挥部统筹春耕。
+
+（二）完善应急机制。省级粮食应急指挥部接到通知后，立即组织人员落实各项措施。
+
+二、推进乡村建设
+
+（一）改善人居环境。完成农村改厕1200户。
+"""
+
+
+def test_words_standing_together_in_a_passage_rank_it_first(
+    tmp_path: Path, faqbot_cache_dir: Path
+) -> None:
+    """Both measures use 省级 and 指挥部; the one where they stand together (省级粮食应急
+    指挥部) says what is asked."""
+    raw = tmp_path / "nongye-2022.txt"
+    raw.write_text(PROXIMITY_REPORT, encoding="utf-8")
+    index = imported_index(raw, faqbot_cache_dir, Thresholds())
+    hits = index.search("省级指挥部做什么", k=2).hits
+    together = next(p.id for p in index.report.passages if "应急指挥部" in p.text)
+    apart = next(p.id for p in index.report.passages if "新建指挥部" in p.text)
+    assert [h.id for h in hits] == [together, apart]
+    assert hits[0].score > hits[1].score

@@ -22,6 +22,7 @@ from rapidfuzz import fuzz, process
 from bot.content import Kind
 from bot.search.intents import SECTION_CUES
 from bot.search.results import Hit, passage_hit
+from bot.textnorm import compact_report_text
 
 if TYPE_CHECKING:
     from bot.search.index import IndexData
@@ -51,6 +52,12 @@ SLOGAN_MIN_PAIRS = 4
 SLOGAN_BASE = 0.6
 SLOGAN_SPAN = 0.4  # the rest, by the share of the formula quoted
 SECTION_CUE_BONUS = 0.12  # 部分, 板块 in the question: a section rather than one measure
+# Two neighbouring words of the question standing close in the passage too (省级…指挥部, 一般性
+# 支出) are evidence that it says what is asked, not only that it uses the words: up to this
+# much, by the share of neighbouring pairs so placed (read off the dev sets: 0.1-0.15 raise
+# right answers on imported reports; 0.2 starts to move wrong ones up on the seed report).
+PROXIMITY_WEIGHT = 0.15
+PROXIMITY_CHARS = 8  # "close": within this many characters (a short clause)
 
 # Raw score (0-1) -> confidence (0-100): anchors read off the question sets, so that
 # a confidence is roughly the share of answers at that level that were right.
@@ -118,6 +125,17 @@ def coverage(data: IndexData, token_weights: dict[str, float]) -> dict[int, floa
     return {doc: value / total for doc, value in matched.items()}
 
 
+def _near(text: str, first: str, second: str) -> bool:
+    """Whether two words of the question stand close together in the text (省级…指挥部)."""
+    start = text.find(first)
+    while start >= 0:
+        window = text[max(0, start - PROXIMITY_CHARS): start + len(first) + PROXIMITY_CHARS]
+        if second in window:
+            return True
+        start = text.find(first, start + 1)
+    return False
+
+
 def rank(data: IndexData, text: str, tokens: list[str], k: int) -> tuple[Hit, ...]:
     """The k best passages for a (corrected) question and its content tokens."""
     cover_by_doc = coverage(data, weights(data, tokens))
@@ -126,6 +144,8 @@ def rank(data: IndexData, text: str, tokens: list[str], k: int) -> tuple[Hit, ..
     query = "".join(tokens)
     query_grams = bigrams(text.replace(" ", ""))
     section_cue = any(cue in text for cue in SECTION_CUES)
+    content = [t for t in tokens if len(t) > 1]
+    pairs = list(zip(content, content[1:], strict=False))
     candidates = heapq.nlargest(CANDIDATES, cover_by_doc.items(), key=lambda item: item[1])
     scored: list[tuple[float, int]] = []
     for doc_index, cover in candidates:
@@ -143,6 +163,10 @@ def rank(data: IndexData, text: str, tokens: list[str], k: int) -> tuple[Hit, ..
                 score = max(
                     score, SLOGAN_BASE + SLOGAN_SPAN * min(1.0, shared / len(doc.quote_grams))
                 )
+        if pairs and doc.passage.kind != Kind.SLOGAN:
+            held = compact_report_text(doc.passage.text)
+            near = sum(1 for a, b in pairs if _near(held, a, b))
+            score += PROXIMITY_WEIGHT * near / len(pairs)
         if section_cue and doc.passage.kind == Kind.SECTION:
             score += SECTION_CUE_BONUS
         scored.append((score, doc_index))
