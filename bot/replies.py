@@ -725,6 +725,8 @@ def rendering_problems(bot: FaqBot) -> list[Problem]:
         ("/slogan 无此口号", partial(bot.handle, "/slogan 无此口号")),
         ("/nosuch", partial(bot.handle, "/nosuch")), ("an empty question", partial(bot.ask, "")),
         ("feedback", partial(bot.feedback, "", True)),
+        ("/start in a group", partial(bot.group_start, "bot")), ("a sticker", bot.non_text),
+        ("a stale button", bot.stale_button),
     ]
     replies.extend((f"passage {p.id}", partial(bot.show, p.id)) for p in report.passages)
     replies.extend((f"section {s.id}", partial(bot.section, s)) for s in report.sections)

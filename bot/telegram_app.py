@@ -206,10 +206,10 @@ def _has_feedback(row: Sequence[InlineKeyboardButton]) -> bool:
     return any(isinstance(b.callback_data, str) and FEEDBACK.match(b.callback_data) for b in row)
 
 
-def _is_answer(message: object) -> bool:
+def _is_answer(message: Message) -> bool:
     """A message with 👍/👎 under it: an answer to a question, which browsing leaves alone."""
-    return (isinstance(message, Message) and message.reply_markup is not None
-            and any(_has_feedback(row) for row in message.reply_markup.inline_keyboard))
+    return message.reply_markup is not None and any(
+        _has_feedback(row) for row in message.reply_markup.inline_keyboard)
 
 
 def _marked(markup: InlineKeyboardMarkup, row: tuple[Button, ...]) -> InlineKeyboardMarkup:
@@ -391,7 +391,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer(faq.settings.text("stale_button"))
         return
     await query.answer()
-    if _is_answer(query.message) and query.message is not None:
+    if isinstance(query.message, Message) and _is_answer(query.message):
         await _send_to(context, query.message.chat.id, reply)
     else:
         await _edit(query, context, reply)

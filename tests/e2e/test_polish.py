@@ -68,8 +68,8 @@ async def test_a_vote_shows_on_the_buttons_and_counts_once_per_user(bot: Running
     question = "督查问效是怎么做的"
     reply = core.handle(question)
     passage = reply.passage_id
-    assert passage and buttons_of_reply_feedback(reply) == [f"fb:good:{passage}",
-                                                            f"fb:bad:{passage}"]
+    assert passage and [b.action for b in reply.buttons[-1]] == [f"fb:good:{passage}",
+                                                                 f"fb:bad:{passage}"]
     alice, bob = tg.user("甲"), tg.user("乙")
     answer = await ask(tg, alice, tg.private_chat(alice), question)
     assert labels(answer)[-1][:2] == ["👍 有用", "👎 没用"]
@@ -86,10 +86,6 @@ async def test_a_vote_shows_on_the_buttons_and_counts_once_per_user(bot: Running
     store = SqliteStore(core.settings.feedback_db)
     await tg.wait_for(lambda: (passage, 1, 1) in store.review().worst,
                       what="one 👎 (Alice's last) and one 👍 (Bob's) recorded")
-
-
-def buttons_of_reply_feedback(reply: Any) -> list[str]:
-    return [b.action for b in reply.buttons[-1]]
 
 
 @pytest.mark.parametrize("data", ["", "nonsense", "fb:other:s2.m1", "p:gone", "fb:good:gone",
