@@ -309,7 +309,7 @@ def chat(bot: FaqBot, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
         if text in (":good", ":bad"):
             reply = bot.feedback(last.passage_id, text == ":good", last_question)
         elif 1 <= (pressed := _button_number(text)) <= len(buttons):
-            reply = bot.action(buttons[pressed - 1].action)
+            reply = bot.action(buttons[pressed - 1].action) or bot.stale_button()
         else:
             reply = bot.handle(text)
             last_question = text

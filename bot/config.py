@@ -115,6 +115,16 @@ DEFAULT_TEXTS: dict[str, str] = {
     "issued_on": "本文件由{issuer}于{date}发布，未署个人作者。",
     "dated": "本文件的日期是{date}，文中没有写明发布单位和作者。",
     "no_author": "抱歉，这份报告没有署名，文中也没有写明发布单位，无法回答作者是谁。",
+    "stale_button": "按钮已失效，请重新提问",
+    "non_text": "我只能读文字：请直接用中文打字提问，例如“{example}”。",
+    "group_start": "在群里这样问我：发送“@{bot} 问题”（如“@{bot} {example}”），"
+                   "或回复我的任意一条消息；命令请带上我的名字，如 /sections@{bot}。"
+                   "群里的其他消息我不会回复。",
+    "description": "《{report}》问答机器人：直接用中文提问，我从报告原文中找出答案并注明出处。"
+                   "也可以查看目录、口号，或在任意聊天中输入 @{bot} 关键词 分享段落。",
+    "short_description": "用中文提问，从《{report}》原文中找答案并注明出处。",
+    "inline_open": "打开机器人提问",
+    "share": "📤 分享",
 }
 
 

@@ -6,7 +6,8 @@ renders itself as plain text (console) or Telegram HTML; adapters only send.
 
 Button actions (also Telegram ``callback_data``, always well under 64 bytes):
 ``toc``, ``sec:<section id>``, ``p:<passage id>``, ``slogans``, ``examples``,
-``fb:good:<passage id>`` and ``fb:bad:<passage id>``.
+``fb:good:<passage id>`` and ``fb:bad:<passage id>``. ``action`` answers None for
+anything else (unknown, malformed, or naming a passage the content no longer has).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -48,11 +49,20 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("slogans", SLOGAN_LIST_TITLE),
     ("slogan", "查找口号，如 /slogan 忠诚"),
 )
+FUZZY_TITLE = 60  # partial_ratio a title needs when no passage contains the typed words
 LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
 CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
 SLOGANS_BUTTON = ("💬 口号", "slogans")
 EXAMPLES_BUTTON = ("❓ 示例问题", "examples")
+GOOD_LABEL, BAD_LABEL = "👍 有用", "👎 没用"
+VOTED_GOOD_LABEL, VOTED_BAD_LABEL = "✅ 有用", "✅ 没用"  # the vote a message has received
+NAV_TITLE_CHARS = 6  # ◀ 一是立足对… : three buttons on one row still fit a phone's width
+ONE_ROW_CHARS = 16  # related buttons longer than this together go one per row (phones cut them)
+INLINE_PAGE = 10  # inline results per page (Telegram allows 50; ten fit a phone's list)
+SHARE_QUERY_CHARS = 64  # the share button's inline query: a title, clipped
+# /start payloads allow only A-Z a-z 0-9 _ -: a measure s3.m1 is linked as s3_m1 (or s3-m1)
+_DEEP_LINK_MEASURE = re.compile(r"(s[0-9]+)[_-](m[0-9]+)")
 # Passages ◀ ▶ step through, in the report's order (slogans are quotes from these).
 _READING_KINDS = frozenset(
     {Kind.INTRO, Kind.SECTION, Kind.MEASURE, Kind.PART, Kind.CLOSING, Kind.AUTHOR}
@@ -126,6 +136,13 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _fitted_rows(buttons: list[Button]) -> list[tuple[Button, ...]]:
+    """Buttons on one row when their labels fit a phone's width, else one per row."""
+    if sum(len(b.label) for b in buttons) <= ONE_ROW_CHARS:
+        return [tuple(buttons)]
+    return [(b,) for b in buttons]
+
+
 class FaqBot:
     """The channel-neutral bot: questions, commands and button actions -> replies."""
 
@@ -190,25 +207,34 @@ class FaqBot:
             return self._note(self.settings.text("unknown_command", command="/" + name))
         return handler(argument)
 
-    def action(self, data: str) -> Reply:
-        """A button press."""
+    def action(self, data: str) -> Reply | None:
+        """A button press; None when the data names no action: unknown, malformed, or
+        stale (a passage the content no longer has)."""
         kind, _, value = data.partition(":")
-        if kind == "toc":
-            return self.sections()
-        if kind == "slogans":
-            return self.slogans()
-        if kind == "examples":
-            return self.examples()
+        if data in ("toc", "slogans", "examples"):
+            return {"toc": self.sections, "slogans": self.slogans,
+                    "examples": self.examples}[data]()
         if kind == "sec":
             section = next((s for s in self.report.sections if s.id == value), None)
-            if section is not None:
-                return self.section(section)
+            return self.section(section) if section is not None else None
         if kind == "p":
-            return self.show(value)
+            return self.show(value) if self._showable(value) else None
         if kind == "fb":
             verdict, _, passage_id = value.partition(":")
-            return self.feedback(passage_id, verdict == "good")
-        return self.sections()
+            if verdict in ("good", "bad") and self.index.passage(passage_id) is not None:
+                return self.feedback(passage_id, verdict == "good")
+        return None
+
+    def stale_button(self) -> Reply:
+        """What a button press that names no action gets (the console's reply; Telegram
+        shows the same text as a toast and leaves the message alone)."""
+        return self._note(self.settings.text("stale_button"))
+
+    def feedback_row(self, passage_id: str, vote: bool | None = None) -> tuple[Button, ...]:
+        """👍 👎 under an answer; after a vote (``vote``: True for 👍) the chosen one is ✅."""
+        good = VOTED_GOOD_LABEL if vote is True else GOOD_LABEL
+        bad = VOTED_BAD_LABEL if vote is False else BAD_LABEL
+        return _row((good, f"fb:good:{passage_id}"), (bad, f"fb:bad:{passage_id}"))
 
     def ask(self, question: str) -> Reply:
         """A free-text question: the best passage, or a decline with suggestions."""
@@ -245,47 +271,67 @@ class FaqBot:
         if related:
             blocks.append(Block("note", self.settings.text("related")))
             blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in related)
-            buttons.insert(0, tuple(Button(_clip(h.title, 18), f"p:{h.id}") for h in related))
+            buttons[:0] = _fitted_rows([Button(_clip(h.title, 18), f"p:{h.id}") for h in related])
         if best.kind in _RATED_KINDS:
-            buttons.append(
-                _row(("👍 有用", f"fb:good:{best.id}"), ("👎 没用", f"fb:bad:{best.id}"))
-            )
+            buttons.append(self.feedback_row(best.id))
         return Reply(tuple(blocks), tuple(buttons), True, result, best.id)
 
-    def inline(self, query: str, limit: int = 10) -> list[InlineItem]:
-        """Passages matching an inline query (empty query: the table of contents)."""
-        if query.strip():
-            hits = self.index.search(query, k=limit).hits
-            passages = [self.index.passage(h.id) for h in hits]
-        else:
-            passages = [p for p in self.report.passages if p.kind in (Kind.SECTION, Kind.MEASURE)]
-        items = []
-        for passage in passages[:limit]:
-            if passage is None:
-                continue
-            items.append(InlineItem(
-                passage.id, _clip(passage.title, 60), _clip(f"{passage.path}｜{passage.text}", 100),
-                self._passage_reply(passage, navigation=False),
-            ))
-        return items
+    def inline(self, query: str, limit: int = INLINE_PAGE) -> list[InlineItem]:
+        """The first page of passages matching an inline query."""
+        return self.inline_page(query, 0, limit)[0]
+
+    def inline_page(self, query: str, offset: int = 0,
+                    limit: int = INLINE_PAGE) -> tuple[list[InlineItem], int | None]:
+        """Passages matching an inline query from ``offset`` on, and the offset of the next
+        page (None: no more). An empty query lists every passage in the report's order."""
+        passages = self._inline_passages(query) if query.strip() else list(self.report.passages)
+        page = passages[max(0, offset): max(0, offset) + limit]
+        items = [InlineItem(
+            passage.id, _clip(passage.title, 60), _clip(f"{passage.path}｜{passage.text}", 100),
+            self._passage_reply(passage, navigation=False),
+        ) for passage in page]
+        following = max(0, offset) + limit
+        return items, following if following < len(passages) else None
+
+    def share_query(self, reply: Reply) -> str:
+        """The inline query that finds an answer's passage again (its title), for a share
+        button; '' when the reply shows no passage."""
+        passage = self.index.passage(reply.passage_id) if reply.passage_id else None
+        return _clip(passage.title, SHARE_QUERY_CHARS) if passage is not None else ""
 
     # --- replies --------------------------------------------------------------
 
     def start(self, payload: str = "") -> Reply:
-        """Welcome, or a deep link (/start s2, /start s2.m2)."""
-        payload = payload.strip()
+        """Welcome, or a deep link (/start s2, /start s2_m2 or s2.m2 for a measure)."""
+        payload = _DEEP_LINK_MEASURE.sub(r"\1.\2", payload.strip())
         if payload:
             section = next((s for s in self.report.sections if s.id == payload), None)
             if section is not None:
                 return self.section(section)
             if self.index.passage(payload) is not None or self._lost_measure(payload):
                 return self.show(payload)
-        example = self._examples()[0][0] if self._examples() else "第二部分讲了什么"
+        example = self._example()
         blocks = (
             Block("text", self.settings.text("welcome", report=self.report.name, example=example)),
             Block("note", f"报告共{len(self.report.sections)}个部分，可查看目录、口号或示例问题。"),
         )
         return Reply(blocks, (_row(TOC_BUTTON, SLOGANS_BUTTON, EXAMPLES_BUTTON),))
+
+    def group_start(self, bot_username: str) -> Reply:
+        """/start in a group: how to ask there (plain messages in a group are not read)."""
+        text = self.settings.text("group_start", bot=bot_username, example=self._example())
+        return Reply((Block("text", text),), (_row(TOC_BUTTON, SLOGANS_BUTTON, EXAMPLES_BUTTON),))
+
+    def profile(self, bot_username: str) -> tuple[str, str]:
+        """The bot's description (shown in an empty chat before /start) and short
+        description (its profile and shared links)."""
+        text = self.settings.text
+        return (text("description", report=self.report.name, bot=bot_username),
+                text("short_description", report=self.report.name))
+
+    def non_text(self) -> Reply:
+        """A sticker, photo, voice note... without a question: one line on how to ask."""
+        return self._note(self.settings.text("non_text", example=self._example()))
 
     def help(self) -> Reply:
         blocks = [Block("text", self.settings.text("help"))]
@@ -417,6 +463,51 @@ class FaqBot:
 
     # --- helpers --------------------------------------------------------------
 
+    def _showable(self, passage_id: str) -> bool:
+        """A passage id ``show`` has a reply for: a passage, a long measure, a lost one."""
+        return (self.index.passage(passage_id) is not None
+                or any(p.parent == passage_id for p in self.reading_order if p.kind == Kind.PART)
+                or self._lost_measure(passage_id) is not None)
+
+    def _inline_passages(self, query: str) -> list[Passage]:
+        """Passages for an inline query: its id or exact title first, then what the matcher
+        finds (the slogan list as its slogans, the contents as its sections), then every
+        passage whose title, text or slogan name contains the words typed (the matcher
+        declines a fragment like 海), then, if none does, the closest titles."""
+        typed = compact(query)
+        found: dict[str, Passage] = {}
+
+        def add(passages: Iterable[Passage | None]) -> None:
+            for passage in passages:
+                if passage is not None and passage.kind != Kind.PART:
+                    found.setdefault(passage.id, passage)
+
+        add(p for p in self.report.passages if p.id == query.strip() or compact(p.title) == typed)
+        for hit in self.index.search(query, k=INLINE_PAGE).hits:
+            if hit.kind == Kind.SLOGAN_LIST:
+                add(p for p in self.report.passages if p.kind == Kind.SLOGAN)
+            elif hit.kind == Kind.TABLE_OF_CONTENTS:
+                add(p for p in self.report.passages if p.kind == Kind.SECTION)
+            else:
+                add([self.index.passage(hit.id)])
+        passages = self.report.passages
+        if typed:
+            add(p for p in passages if any(
+                typed in compact(words) for words in (p.title, p.text, self._slogan_name(p))))
+        if not found and typed:
+            scored = [(fuzz.partial_ratio(typed, compact(p.title)), p) for p in passages]
+            add(p for score, p in sorted(scored, key=lambda x: -x[0]) if score >= FUZZY_TITLE)
+        return list(found.values())
+
+    def _slogan_name(self, passage: Passage) -> str:
+        if passage.kind != Kind.SLOGAN:
+            return ""
+        return next((s.name for s in self.report.slogans if s.id == passage.id), "")
+
+    def _example(self) -> str:
+        """One example question, for the texts that show how to ask."""
+        return self._examples()[0][0] if self._examples() else "第二部分讲了什么"
+
     def _lost_measure(self, passage_id: str) -> LostMeasure | None:
         """The section and number of a measure the source lost, named by its id (s3.m1)."""
         match = _MEASURE_ID.fullmatch(passage_id)
@@ -459,7 +550,8 @@ class FaqBot:
         blocks.extend(Block("text", p.text) for p in parts)
         blocks.append(Block("source", self.settings.text("source", path=path)))
         before, after = self._navigation(parts[0].id), self._navigation(parts[-1].id)
-        row = (*[b for b in before if b.label == "◀"], *[b for b in after if b.label != "◀"])
+        row = (*[b for b in before if b.label.startswith("◀")],
+               *[b for b in after if not b.label.startswith("◀")])
         return Reply(tuple(blocks), (row,), passage_id=passage_id)
 
     def _author_blocks(self, passage: Passage) -> list[Block]:
@@ -496,12 +588,15 @@ class FaqBot:
         """◀ ▶ through the report in reading order, and back to the table of contents."""
         ids = [p.id for p in self.reading_order]
         position = ids.index(passage_id) if passage_id in ids else -1
+        order = self.reading_order
         row = []
         if position > 0:
-            row.append(Button("◀", f"p:{ids[position - 1]}"))
+            before = order[position - 1]
+            row.append(Button(f"◀ {_clip(before.title, NAV_TITLE_CHARS)}", f"p:{before.id}"))
         row.append(Button("↩ 目录", "toc"))
         if 0 <= position < len(ids) - 1:
-            row.append(Button("▶", f"p:{ids[position + 1]}"))
+            after = order[position + 1]
+            row.append(Button(f"{_clip(after.title, NAV_TITLE_CHARS)} ▶", f"p:{after.id}"))
         return tuple(row)
 
     def _missing_note(self, section: Section) -> str:
@@ -630,6 +725,8 @@ def rendering_problems(bot: FaqBot) -> list[Problem]:
         ("/slogan 无此口号", partial(bot.handle, "/slogan 无此口号")),
         ("/nosuch", partial(bot.handle, "/nosuch")), ("an empty question", partial(bot.ask, "")),
         ("feedback", partial(bot.feedback, "", True)),
+        ("/start in a group", partial(bot.group_start, "bot")), ("a sticker", bot.non_text),
+        ("a stale button", bot.stale_button),
     ]
     replies.extend((f"passage {p.id}", partial(bot.show, p.id)) for p in report.passages)
     replies.extend((f"section {s.id}", partial(bot.section, s)) for s in report.sections)

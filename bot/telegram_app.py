@@ -16,7 +16,7 @@ import logging
 import re
 import signal
 import warnings
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
@@ -28,6 +28,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InlineQueryResultArticle,
+    InlineQueryResultsButton,
     InputTextMessageContent,
     Message,
     MessageEntity,
@@ -61,7 +62,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.config import ConfigError, Settings, TelegramSettings
 from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, slot_released
 from bot.health import Liveness
-from bot.replies import COMMANDS, FaqBot, Reply
+from bot.replies import COMMANDS, Button, FaqBot, Reply
 from bot.webhook_server import WebhookServer
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ RETRIED_METHODS = frozenset({"sendMessage", "editMessageText"})  # the replies t
 INLINE_CACHE_SECONDS = 300
 CALLBACK_DATA_BYTES = 64
 FEEDBACK = re.compile(r"^fb:(good|bad):(.+)$")
-_DEEP_LINK_MEASURE = re.compile(r"^(s\d+)[_-](m\d+)$")  # s2_m2: Telegram allows no '.' there
+INLINE_START = "inline"  # the /start payload of inline mode's "open the bot" button
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -177,9 +178,11 @@ def _cut(text: str, limit: int) -> tuple[str, str]:
 # --- replies -> Telegram ------------------------------------------------------------------
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """The reply's buttons as an inline keyboard; ``callback_data`` is the core's action."""
-    rows = []
+def keyboard(reply: Reply, share: tuple[str, str] | None = None) -> InlineKeyboardMarkup | None:
+    """The reply's buttons as an inline keyboard; ``callback_data`` is the core's action.
+    ``share`` (label, inline query) adds a button that shares the answer through inline
+    mode, beside 👍 👎 (or on a row of its own)."""
+    rows: list[list[InlineKeyboardButton]] = []
     for row in reply.buttons:
         buttons = []
         for button in row:
@@ -189,20 +192,49 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
             buttons.append(InlineKeyboardButton(button.label, callback_data=button.action))
         if buttons:
             rows.append(buttons)
+    if share is not None and share[1]:
+        shared = InlineKeyboardButton(share[0], switch_inline_query=share[1])
+        feedback_rows = [row for row in rows if _has_feedback(row)]
+        if feedback_rows:
+            feedback_rows[-1].append(shared)
+        else:
+            rows.append([shared])
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _has_feedback(row: Sequence[InlineKeyboardButton]) -> bool:
+    return any(isinstance(b.callback_data, str) and FEEDBACK.match(b.callback_data) for b in row)
+
+
+def _is_answer(message: Message) -> bool:
+    """A message with 👍/👎 under it: an answer to a question, which browsing leaves alone."""
+    return message.reply_markup is not None and any(
+        _has_feedback(row) for row in message.reply_markup.inline_keyboard)
+
+
+def _marked(markup: InlineKeyboardMarkup, row: tuple[Button, ...]) -> InlineKeyboardMarkup:
+    """The keyboard with the 👍/👎 buttons relabelled as ``row`` labels them (the vote)."""
+    labels = {button.action: button.label for button in row}
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(labels[b.callback_data], callback_data=b.callback_data)
+         if isinstance(b.callback_data, str) and b.callback_data in labels else b
+         for b in buttons]
+        for buttons in markup.inline_keyboard
+    ])
 
 
 def _faq(context: ContextTypes.DEFAULT_TYPE) -> FaqBot:
     return context.bot_data["faq"]
 
 
-async def _send(update: Update, reply: Reply, quote: bool | None = None) -> None:
+async def _send(update: Update, reply: Reply, quote: bool | None = None,
+                share: tuple[str, str] | None = None) -> None:
     """Send a reply as one or more messages; the buttons go under the last one."""
     message = update.effective_message
     if message is None:
         return
     parts = split_html(reply.html())
-    markup = keyboard(reply)
+    markup = keyboard(reply, share)
     if quote is None:  # Telegram's custom: quote in groups, not in private chats
         quote = message.chat.type != ChatType.PRIVATE
     for number, part in enumerate(parts):
@@ -210,6 +242,17 @@ async def _send(update: Update, reply: Reply, quote: bool | None = None) -> None
         await message.reply_html(
             part, reply_markup=markup if number == len(parts) - 1 else None,
             reply_parameters=quoted if quote and number == 0 else None, do_quote=False,
+        )
+
+
+async def _send_to(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+    """Send a reply to a chat as new messages (a button under an answer: the answer stays)."""
+    parts = split_html(reply.html())
+    markup = keyboard(reply)
+    for number, part in enumerate(parts):
+        await context.bot.send_message(
+            chat_id, part, parse_mode=ParseMode.HTML,
+            reply_markup=markup if number == len(parts) - 1 else None,
         )
 
 
@@ -237,9 +280,18 @@ async def _edit(query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, reply:
         )
 
 
+async def _edit_markup(query: CallbackQuery, markup: InlineKeyboardMarkup) -> None:
+    """Change only the buttons of the pressed message (a double tap: not modified, fine)."""
+    try:
+        await query.edit_message_reply_markup(markup)
+    except BadRequest as error:
+        if "not modified" not in error.message.lower():
+            raise
+
+
 def _question_text(message: Message) -> str:
-    """The message text without the bot's @mention."""
-    text = message.text or ""
+    """The message text (or a photo's or document's caption) without the bot's @mention."""
+    text = message.text or message.caption or ""
     username = message.get_bot().username
     if username:
         text = re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE)
@@ -260,7 +312,9 @@ class _AddressedToBot(filters.MessageFilter):
         if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
             return True
         mention = f"@{bot.username}".lower()
-        mentions = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+        kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+        mentions = (message.parse_entities(kinds) if message.text is not None
+                    else message.parse_caption_entities(kinds))
         return any(
             text.lower() == mention or (entity.user is not None and entity.user.id == bot.id)
             for entity, text in mentions.items()
@@ -268,22 +322,28 @@ class _AddressedToBot(filters.MessageFilter):
 
 
 ADDRESSED_TO_BOT = _AddressedToBot(name="addressed_to_bot")
+# What the bot cannot read; with a caption, the caption is read as the question instead.
+NON_TEXT = (filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO | filters.VIDEO
+            | filters.VIDEO_NOTE | filters.ANIMATION | filters.Document.ALL | filters.LOCATION
+            | filters.VENUE | filters.CONTACT | filters.POLL | filters.Dice.ALL)
 
 
 # --- handlers ---------------------------------------------------------------------------
 
 
 async def start_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Deep link t.me/<bot>?start=s2 (a section) or ?start=s2_m2 / s2.m2 (a measure)."""
-    payload = (context.args or [""])[0]
-    measure = _DEEP_LINK_MEASURE.match(payload)
-    if measure:
-        payload = f"{measure.group(1)}.{measure.group(2)}"
-    await _send(update, _faq(context).start(payload))
+    """Deep link t.me/<bot>?start=s2 (a section) or ?start=s2_m2 (a measure, s2.m2: the
+    core reads both)."""
+    await _send(update, _faq(context).start((context.args or [""])[0]))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/start: what the bot knows and how to ask, with 📑 目录 · 💬 口号 · ❓ 示例问题."""
+    """/start: what the bot knows and how to ask, with 📑 目录 · 💬 口号 · ❓ 示例问题;
+    in a group, how to ask there (mention, reply, command@bot: plain messages are not read)."""
+    message = update.effective_message
+    if message is not None and message.chat.type != ChatType.PRIVATE:
+        await _send(update, _faq(context).group_start(context.bot.username))
+        return
     await _send(update, _faq(context).start())
 
 
@@ -305,31 +365,63 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None:
         return
-    await _send(update, _faq(context).ask(_question_text(message)), quote=True)
+    faq = _faq(context)
+    reply = faq.ask(_question_text(message))
+    share = None
+    if message.chat.type == ChatType.PRIVATE and reply.answered:
+        share = (faq.settings.text("share"), faq.share_query(reply))
+    await _send(update, reply, quote=True, share=share)
+
+
+async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A sticker, photo, voice note, location... without a caption: how to ask instead."""
+    await _send(update, _faq(context).non_text())
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A button press: answer it, then edit the message in place to show what it names."""
+    """A button press: answer it, then show what it names: in place of the message, or
+    under an answer as a new message (the answer and its 👍/👎 stay). Unknown, stale or
+    malformed data gets a toast and changes nothing."""
     query = update.callback_query
     if query is None:
         return
+    faq = _faq(context)
+    reply = faq.action(query.data or "")
+    if reply is None:
+        await query.answer(faq.settings.text("stale_button"))
+        return
     await query.answer()
-    await _edit(query, context, _faq(context).action(query.data or ""))
+    if isinstance(query.message, Message) and _is_answer(query.message):
+        await _send_to(context, query.message.chat.id, reply)
+    else:
+        await _edit(query, context, reply)
 
 
 async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """👍/👎 under an answer: a thank-you toast, the message unchanged, recorded if possible."""
+    """👍/👎 under an answer: a thank-you toast, the user's vote recorded (a later one
+    replaces it), and the buttons show the vote (✅)."""
     query = update.callback_query
-    if query is None or context.match is None:
+    if query is None:
+        return
+    if not isinstance(context.match, re.Match):  # PTB passes empty data to every pattern
+        await button(update, context)
         return
     faq = _faq(context)
+    passage_id, good = context.match.group(2), context.match.group(1) == "good"
+    if faq.index.passage(passage_id) is None:  # the content no longer has it
+        await query.answer(faq.settings.text("stale_button"))
+        return
     await query.answer(faq.settings.text("feedback_thanks"))
-    asked = query.message.reply_to_message if isinstance(query.message, Message) else None
+    message = query.message if isinstance(query.message, Message) else None
+    asked = message.reply_to_message if message is not None else None
     faq.feedback(
-        context.match.group(2), good=context.match.group(1) == "good",
-        question=_question_text(asked) if asked is not None else "",
+        passage_id, good=good, question=_question_text(asked) if asked is not None else "",
         user=f"telegram:{query.from_user.id}",
     )
+    if message is not None and message.reply_markup is not None:
+        marked = _marked(message.reply_markup, faq.feedback_row(passage_id, good))
+        if marked != message.reply_markup:
+            await _edit_markup(query, marked)
 
 
 async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -337,6 +429,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     query = update.inline_query
     if query is None:
         return
+    faq = _faq(context)
+    offset = int(query.offset) if query.offset.isascii() and query.offset.isdigit() else 0
+    items, following = faq.inline_page(query.query, offset)
     results = [
         InlineQueryResultArticle(
             id=item.id,
@@ -347,9 +442,14 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             ),
             reply_markup=keyboard(item.reply),
         )
-        for item in _faq(context).inline(query.query)
+        for item in items
     ]
-    await query.answer(results, cache_time=INLINE_CACHE_SECONDS)
+    await query.answer(
+        results, cache_time=INLINE_CACHE_SECONDS,
+        next_offset=str(following) if following is not None else "",
+        button=InlineQueryResultsButton(faq.settings.text("inline_open"),
+                                        start_parameter=INLINE_START),
+    )
 
 
 async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -619,6 +719,24 @@ async def register_commands(application: Application) -> None:
     logger.info("Telegram bot @%s is running", application.bot.username)
 
 
+async def describe_bot(application: Application) -> None:
+    """Set the description a new user sees in the empty chat before /start, and the short
+    one of the profile; without them the bot still works."""
+    bot = application.bot
+    description, short = application.bot_data["faq"].profile(bot.username)
+    try:
+        await bot.set_my_description(description)
+        await bot.set_my_short_description(short)
+    except TelegramError as error:
+        logger.warning("could not set the bot's description: %s", error)
+
+
+async def on_start(application: Application) -> None:
+    """What the bot tells Telegram about itself once connected."""
+    await register_commands(application)
+    await describe_bot(application)
+
+
 def build_application(
     settings: Settings, faq: FaqBot, *, request: BaseRequest | None = None,
     updates_request: BaseRequest | None = None,
@@ -639,7 +757,7 @@ def build_application(
         .token(telegram.token)
         .concurrent_updates(processor)
         .rate_limiter(FloodControl(flood_limits=telegram.rate_limit, throttle=throttle))
-        .post_init(register_commands)
+        .post_init(on_start)
     )
     if telegram.base_url:
         builder = builder.base_url(telegram.base_url)
@@ -664,6 +782,8 @@ def build_application(
     application.add_handler(
         MessageHandler(new & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_BOT, question)
     )
+    application.add_handler(MessageHandler(new & filters.CAPTION & ADDRESSED_TO_BOT, question))
+    application.add_handler(MessageHandler(new & NON_TEXT & ADDRESSED_TO_BOT, non_text))
     application.add_handler(CallbackQueryHandler(feedback, pattern=FEEDBACK))
     application.add_handler(CallbackQueryHandler(button))
     application.add_handler(InlineQueryHandler(inline_query))

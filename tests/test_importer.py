@@ -240,7 +240,8 @@ def test_a_question_gets_one_part_and_the_measure_button_all_of_it(zhengce_bot: 
     whole = zhengce_bot.show("s2.m2")
     texts = [b.text for b in whole.blocks if b.kind == "text"]
     assert texts == [p.text for p in parts] and len(parts) >= 2
-    assert [b.label for b in whole.buttons[-1]] == ["◀", "↩ 目录", "▶"]
+    labels = [b.label for b in whole.buttons[-1]]
+    assert labels[0].startswith("◀") and labels[1:-1] == ["↩ 目录"] and labels[-1].endswith("▶")
     reply = zhengce_bot.ask(parts[1].text[:40])
     assert reply.passage_id == parts[1].id
     assert len("".join(b.text for b in reply.blocks if b.kind == "text")) <= MAX_PASSAGE_CHARS

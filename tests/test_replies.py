@@ -31,12 +31,16 @@ def reading_order(report: Report) -> list[str]:
 
 
 def navigation(reply: Reply) -> dict[str, str]:
-    """The ◀ ↩ ▶ row of a reply as {label: action}."""
+    """The ◀ ↩ ▶ row of a reply as {"◀" | "↩ 目录" | "▶": action} (◀ ▶ name their target)."""
     for row in reply.buttons:
         labels = {b.label: b.action for b in row}
         if "↩ 目录" in labels:
-            return labels
+            return {_arrow(label): action for label, action in labels.items()}
     return {}
+
+
+def _arrow(label: str) -> str:
+    return "◀" if label.startswith("◀") else "▶" if label.endswith("▶") else label
 
 
 @pytest.fixture(scope="module")
@@ -494,12 +498,32 @@ def test_strange_messages_are_answered_or_declined(faq_bot: FaqBot, text: str) -
 
 @pytest.mark.parametrize(
     "data",
-    ["", "p:", "p:../../etc", "sec:", "sec:s9", "fb:good:", "fb:bad:nope", "fb:", "zzz", "p:s3.m1",
-     "p:s9.m1", "p:s2.mx", "toc:extra"],
+    ["", "p:", "p:../../etc", "sec:", "sec:s9", "fb:good:", "fb:bad:nope", "fb:", "zzz",
+     "p:s9.m1", "p:s2.mx", "toc:extra", "fb:other:s1", "fb:good", "p:s3.m2x", "toc:", " toc"],
 )
-def test_unknown_button_actions_still_reply(faq_bot: FaqBot, data: str) -> None:
+def test_unknown_stale_or_malformed_button_data_is_told_apart(faq_bot: FaqBot,
+                                                               data: str) -> None:
+    assert faq_bot.action(data) is None
+    stale = faq_bot.stale_button()
+    assert stale.plain() == "按钮已失效，请重新提问" and not stale.answered
+
+
+@pytest.mark.parametrize("data", ["toc", "slogans", "examples", "sec:s1", "p:s2.m1", "p:s3.m1",
+                                  "p:intro", "p:sl1", "fb:good:s1", "fb:bad:s2.m1"])
+def test_every_valid_button_data_gets_a_reply(faq_bot: FaqBot, data: str) -> None:
     reply = faq_bot.action(data)
-    assert reply.blocks and reply.plain().strip()
+    assert reply is not None and reply.plain().strip()
+
+
+@pytest.mark.parametrize(("passage_id", "before", "after"), [
+    ("s2.m1", "◀ 二、着力业…", "二是以文辅… ▶"), ("intro", None, "一、着力思… ▶"),
+    ("author", "◀ 四是营造合…", None), ("s1", "◀ 引言", "一是立足对… ▶"),
+])
+def test_arrows_name_the_passage_they_lead_to(faq_bot: FaqBot, passage_id: str,
+                                              before: str | None, after: str | None) -> None:
+    reply = faq_bot.show(passage_id)
+    [row] = [row for row in reply.buttons if "↩ 目录" in [b.label for b in row]]
+    assert [b.label for b in row] == [x for x in (before, "↩ 目录", after) if x is not None]
 
 
 def test_example_questions_are_full_questions_the_bot_answers(faq_bot: FaqBot) -> None:
@@ -508,3 +532,88 @@ def test_example_questions_are_full_questions_the_bot_answers(faq_bot: FaqBot) -
     for question, passage_id in examples:
         result = faq_bot.index.search(question)
         assert result.answered and result.hits[0].id == passage_id, question
+
+
+# --- Telegram polish: what the core gives the adapter -------------------------------------
+
+
+def test_long_related_buttons_go_one_per_row(faq_bot: FaqBot) -> None:
+    reply = faq_bot.ask("海峡论坛是谁保障的")
+    related = [row for row in reply.buttons if all(b.action.startswith("p:") for b in row)
+               and "↩ 目录" not in [b.label for b in row]]
+    assert related and all(len(row) == 1 for row in related)
+    assert len(related[0][0].label) > 16 // 2  # long enough that two would not fit a phone
+
+
+def test_short_related_buttons_share_a_row() -> None:
+    from bot.replies import _fitted_rows
+    short = [Button("引言", "p:intro"), Button("作者", "p:author")]
+    long = [Button("一是立足对党忠诚,坚定政治信仰", "p:s1.m1"), Button("引言", "p:intro")]
+    assert _fitted_rows(short) == [tuple(short)]
+    assert _fitted_rows(long) == [(long[0],), (long[1],)]
+
+
+@pytest.mark.parametrize(("vote", "labels"), [
+    (None, ["👍 有用", "👎 没用"]), (True, ["✅ 有用", "👎 没用"]), (False, ["👍 有用", "✅ 没用"]),
+])
+def test_the_feedback_row_shows_the_vote(faq_bot: FaqBot, vote: bool | None,
+                                         labels: list[str]) -> None:
+    row = faq_bot.feedback_row("s2.m1", vote)
+    assert [b.label for b in row] == labels
+    assert [b.action for b in row] == ["fb:good:s2.m1", "fb:bad:s2.m1"]
+    assert faq_bot.ask("海峡论坛是谁保障的").buttons[-1] == faq_bot.feedback_row("s2.m1")
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("海", {"s2.m1"}),  # the matcher declines one character; the texts contain it
+    ("口号", {s for s in (f"sl{n}" for n in range(1, 14))}),  # the slogan list: its slogans
+    ("s2.m1", {"s2.m1"}),
+    ("忠诚", {"s1.m1", "sl2"}),
+])
+def test_inline_answers_partial_input(faq_bot: FaqBot, query: str, expected: set[str]) -> None:
+    ids: list[str] = []
+    offset: int | None = 0
+    while offset is not None:
+        items, offset = faq_bot.inline_page(query, offset)
+        ids += [item.id for item in items]
+    assert expected <= set(ids) and len(ids) == len(set(ids))
+
+
+def test_inline_puts_an_exact_title_first(faq_bot: FaqBot) -> None:
+    assert faq_bot.inline("一是综合协调力求更优")[0].id == "s2.m1"
+    assert faq_bot.inline("xyzq") == []
+
+
+def test_an_empty_inline_query_pages_through_every_passage(faq_bot: FaqBot) -> None:
+    pages, offset = [], 0
+    while offset is not None:
+        items, offset = faq_bot.inline_page("", offset, limit=10)
+        pages.append([item.id for item in items])
+    assert [len(page) for page in pages[:-1]] == [10] * (len(pages) - 1)
+    assert sum(pages, []) == [p.id for p in faq_bot.report.passages]
+    assert faq_bot.inline_page("", 10_000) == ([], None)
+
+
+def test_the_share_query_finds_the_answer_again(faq_bot: FaqBot) -> None:
+    reply = faq_bot.ask("海峡论坛是谁保障的")
+    query = faq_bot.share_query(reply)
+    assert query == "一是综合协调力求更优"
+    assert faq_bot.inline(query)[0].id == reply.passage_id
+    assert faq_bot.share_query(faq_bot.sections()) == ""
+
+
+def test_group_start_says_how_to_ask_in_a_group(faq_bot: FaqBot) -> None:
+    text = faq_bot.group_start("report_bot").plain()
+    assert "@report_bot" in text and "/sections@report_bot" in text and "回复" in text
+    assert "直接用中文提问" not in text
+
+
+def test_non_text_hint_is_one_line_with_an_example(faq_bot: FaqBot) -> None:
+    reply = faq_bot.non_text()
+    assert len(reply.plain().splitlines()) == 1 and faq_bot._example() in reply.plain()
+
+
+def test_profile_texts_fit_telegram(faq_bot: FaqBot) -> None:
+    description, short = faq_bot.profile("report_bot")
+    assert faq_bot.report.name in description and "@report_bot" in description
+    assert len(description) <= 512 and 1 <= len(short) <= 120

@@ -179,9 +179,11 @@ def text_of(reply: Reply) -> str:
 
 
 def buttons_of(message: dict[str, Any]) -> list[list[str]]:
-    """The callback data of a message's inline keyboard, row by row."""
+    """The callback data of a message's inline keyboard, row by row (the share button,
+    which opens inline mode and has none, is checked where it is tested)."""
     rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [[button["callback_data"] for button in row] for row in rows]
+    callback_rows = [[b["callback_data"] for b in row if "callback_data" in b] for row in rows]
+    return [row for row in callback_rows if row]
 
 
 def reply_buttons(reply: Reply) -> list[list[str]]:

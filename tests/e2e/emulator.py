@@ -4,14 +4,16 @@ The bot side speaks the Bot API as documented at https://core.telegram.org/bots/
 ``POST /bot<token>/<method>`` with JSON, form or query parameters, answered with
 ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": ..., "description": ...}``.
 Implemented: getMe, deleteWebhook, setWebhook, getWebhookInfo, getUpdates (long polling,
-offset and allowed_updates semantics), sendMessage, editMessageText, answerCallbackQuery,
-answerInlineQuery, setMyCommands, getMyCommands, sendChatAction. Telegram HTML is parsed
-into text + entities (UTF-16 offsets) and checked as Telegram does (unknown or unbalanced
-tags, bare ``<``/``&``, 4096 characters, 64-byte callback data).
+offset and allowed_updates semantics), sendMessage, editMessageText, editMessageReplyMarkup,
+answerCallbackQuery (toasts), answerInlineQuery (next_offset, the results button),
+setMyCommands, getMyCommands, setMyDescription, setMyShortDescription, sendChatAction.
+Telegram HTML is parsed into text + entities (UTF-16 offsets) and checked as Telegram does
+(unknown or unbalanced tags, bare ``<``/``&``, 4096 characters, 64-byte callback data).
 
-The user side (``user``, ``send``, ``press``, ``inline``...) plays Telegram's users: it
-injects updates, delivered by getUpdates or, once a webhook is set, POSTed to it with the
-secret token header. Everything the bot does is recorded for assertions.
+The user side (``user``, ``send``, ``send_media``, ``press``, ``inline``...) plays
+Telegram's users: it injects updates (text, captions, stickers, photos, voice notes...),
+delivered by getUpdates or, once a webhook is set, POSTed to it with the secret token
+header. Everything the bot does is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -29,6 +31,22 @@ from aiohttp import ClientSession, ClientTimeout, web
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
+MAX_DESCRIPTION = 512  # setMyDescription
+MAX_SHORT_DESCRIPTION = 120  # setMyShortDescription
+MAX_INLINE_OFFSET = 64  # answerInlineQuery's next_offset, in bytes
+_START_PARAMETER = re.compile(r"[A-Za-z0-9_-]{1,64}")  # deep links and the inline button
+# What a user's non-text message carries, as Telegram sends it (file ids are made up).
+_MEDIA: dict[str, Any] = {
+    "sticker": {"file_id": "sticker-1", "file_unique_id": "u-sticker-1", "width": 512,
+                "height": 512, "is_animated": False, "is_video": False, "type": "regular",
+                "emoji": "👍"},
+    "photo": [{"file_id": "photo-1", "file_unique_id": "u-photo-1", "width": 90, "height": 90}],
+    "voice": {"file_id": "voice-1", "file_unique_id": "u-voice-1", "duration": 3,
+              "mime_type": "audio/ogg"},
+    "document": {"file_id": "doc-1", "file_unique_id": "u-doc-1", "file_name": "报告.pdf",
+                 "mime_type": "application/pdf"},
+    "location": {"longitude": 118.08, "latitude": 24.45},
+}
 DELIVERY_ATTEMPTS = 8  # webhook retries: 0.1 s, 0.2 s, ... ~25 s in all
 
 _JSON_FIELDS = {
@@ -271,6 +289,8 @@ class BotApiEmulator:
         self.username = username
         self.calls: list[Call] = []
         self.commands: list[dict[str, str]] = []
+        self.description = ""
+        self.short_description = ""
         self.webhook: Webhook | None = None
         self.chats: dict[int, dict[str, Any]] = {}
         self.messages: dict[tuple[int, int], dict[str, Any]] = {}
@@ -523,6 +543,38 @@ class BotApiEmulator:
         _set(message, "reply_markup", markup)
         return message
 
+    async def api_editmessagereplymarkup(self, params: dict[str, Any]) -> dict[str, Any] | bool:
+        markup = _check_markup(params.get("reply_markup"))
+        if params.get("inline_message_id"):
+            return True
+        chat = self._chat(params)
+        message = self.messages.get((chat["id"], params.get("message_id") or 0))
+        if message is None:
+            raise bad_request("message to edit not found")
+        if message["from"]["id"] != self.bot_user["id"]:
+            raise bad_request("message can't be edited")
+        if message.get("reply_markup") == markup:
+            raise bad_request("message is not modified: specified new message content and "
+                              "reply markup are exactly the same as a current content and "
+                              "reply markup of the message")
+        message["edit_date"] = int(time.time())
+        _set(message, "reply_markup", markup)
+        return message
+
+    async def api_setmydescription(self, params: dict[str, Any]) -> bool:
+        description = params.get("description") or ""
+        if len(description) > MAX_DESCRIPTION:
+            raise bad_request("BOT_DESCRIPTION_INVALID")
+        self.description = description
+        return True
+
+    async def api_setmyshortdescription(self, params: dict[str, Any]) -> bool:
+        short = params.get("short_description") or ""
+        if len(short) > MAX_SHORT_DESCRIPTION:
+            raise bad_request("BOT_ABOUT_INVALID")
+        self.short_description = short
+        return True
+
     async def api_answercallbackquery(self, params: dict[str, Any]) -> bool:
         query = self.callback_queries.get(str(params.get("callback_query_id")))
         if query is None or query.answer is not None:
@@ -541,6 +593,14 @@ class BotApiEmulator:
         results = params.get("results")
         if not isinstance(results, list) or len(results) > 50:
             raise bad_request("RESULTS_TOO_MUCH")
+        if len(str(params.get("next_offset") or "").encode()) > MAX_INLINE_OFFSET:
+            raise bad_request("NEXT_OFFSET_INVALID")
+        button = params.get("button")
+        if button is not None and (
+            not isinstance(button, dict) or not button.get("text")
+            or not _START_PARAMETER.fullmatch(str(button.get("start_parameter", "")))
+        ):
+            raise bad_request("BUTTON_START_PARAM_INVALID")
         seen = set()
         for result in results:
             result_id = str(result.get("id", ""))
@@ -618,11 +678,32 @@ class BotApiEmulator:
         self._push({"message": message})
         return message
 
-    def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> str:
-        """The user presses the button with ``data`` under the bot's ``message``."""
+    def send_media(self, user: dict[str, Any], chat: dict[str, Any], kind: str,
+                   caption: str | None = None,
+                   reply_to: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The user sends a sticker, photo, voice note, document or location (``kind``);
+        a photo or document may carry a ``caption`` (with its entities)."""
+        counter = self._message_ids.setdefault(chat["id"], itertools.count(1))
+        message: dict[str, Any] = {"message_id": next(counter), "from": user, "chat": chat,
+                                   "date": int(time.time()), kind: _MEDIA[kind]}
+        if caption is not None:
+            message["caption"] = caption
+            _set(message, "caption_entities", _user_entities(caption))
+        if reply_to is not None:
+            message["reply_to_message"] = {k: v for k, v in reply_to.items()
+                                           if k != "reply_to_message"}
+        self.messages[(chat["id"], message["message_id"])] = message
+        self._push({"message": message})
+        return message
+
+    def press(self, user: dict[str, Any], message: dict[str, Any], data: str, *,
+              forged: bool = False) -> str:
+        """The user presses the button with ``data`` under the bot's ``message``
+        (``forged``: data no button there has, as a stale or tampered client sends)."""
         datas = [b.get("callback_data") for row in
                  (message.get("reply_markup") or {}).get("inline_keyboard", []) for b in row]
-        assert data in datas, f"no button {data!r} under message {message['message_id']}: {datas}"
+        assert forged or data in datas, (
+            f"no button {data!r} under message {message['message_id']}: {datas}")
         query_id = str(next(self._query_ids) * 1_000_003)
         self.callback_queries[query_id] = CallbackQuery(query_id, user, data, message)
         self._push({"callback_query": {
@@ -631,12 +712,13 @@ class BotApiEmulator:
         }})
         return query_id
 
-    def inline(self, user: dict[str, Any], query: str) -> str:
-        """The user types ``@bot query`` in some chat."""
+    def inline(self, user: dict[str, Any], query: str, offset: str = "") -> str:
+        """The user types ``@bot query`` in some chat (``offset``: scrolled to the page the
+        bot's ``next_offset`` named)."""
         query_id = str(next(self._query_ids) * 1_000_033)
         self.inline_queries[query_id] = InlineQuery(query_id, user, query)
         self._push({"inline_query": {"id": query_id, "from": user, "query": query,
-                                     "offset": "", "chat_type": "sender"}})
+                                     "offset": offset, "chat_type": "sender"}})
         return query_id
 
     def _push(self, update: dict[str, Any]) -> None:

@@ -222,3 +222,59 @@ async def test_an_outage_answers_every_request_502_until_it_is_over(api: Any) ->
     await asyncio.sleep(0.35)
     assert (await call(api, "getMe"))[0] == 200
     assert [c.error for c in tg.calls] == ["Bad Gateway"] * 3 + [""]
+
+
+async def test_edit_message_reply_markup_changes_only_the_buttons(api: Any) -> None:
+    tg, _ = api
+    chat = tg.private_chat(tg.user())
+    before = {"inline_keyboard": [[{"text": "👍", "callback_data": "fb:good:s1"}]]}
+    after = {"inline_keyboard": [[{"text": "✅", "callback_data": "fb:good:s1"}]]}
+    sent = (await call(api, "sendMessage", chat_id=chat["id"], text="答",
+                       reply_markup=before))[1]["result"]
+    status, body = await call(api, "editMessageReplyMarkup", form=True, chat_id=chat["id"],
+                              message_id=sent["message_id"], reply_markup=after)
+    assert status == 200 and body["result"]["reply_markup"] == after
+    assert body["result"]["text"] == "答"
+    status, body = await call(api, "editMessageReplyMarkup", chat_id=chat["id"],
+                              message_id=sent["message_id"], reply_markup=after)
+    assert status == 400 and "message is not modified" in body["description"]
+
+
+async def test_descriptions_are_kept_within_telegram_limits(api: Any) -> None:
+    tg, _ = api
+    assert (await call(api, "setMyDescription", description="描述" * 256))[0] == 200
+    assert (await call(api, "setMyShortDescription", short_description="短" * 120))[0] == 200
+    assert (tg.description, tg.short_description) == ("描述" * 256, "短" * 120)
+    assert (await call(api, "setMyDescription", description="长" * 513))[0] == 400
+    assert (await call(api, "setMyShortDescription", short_description="长" * 121))[0] == 400
+
+
+async def test_inline_answers_check_next_offset_and_the_button(api: Any) -> None:
+    tg, _ = api
+    user = tg.user()
+    results = [{"type": "article", "id": "s1", "title": "t",
+                "input_message_content": {"message_text": "x"}}]
+    button = {"text": "打开机器人", "start_parameter": "inline"}
+    page = tg.inline(user, "", offset="10")
+    assert (await call(api, "answerInlineQuery", form=True, inline_query_id=page,
+                       results=results, next_offset="20", button=button))[0] == 200
+    assert tg.inline_queries[page].answer["button"] == button
+    for bad in ({"next_offset": "9" * 65}, {"button": {"text": "x", "start_parameter": "s3.m1"}}):
+        query = tg.inline(user, "x")
+        status, _ = await call(api, "answerInlineQuery", inline_query_id=query, results=results,
+                               **bad)
+        assert status == 400
+
+
+async def test_a_user_sends_stickers_photos_and_captions(api: Any) -> None:
+    tg, _ = api
+    user = tg.user()
+    chat = tg.private_chat(user)
+    photo = tg.send_media(user, chat, "photo", caption=f"@{tg.username} 问题")
+    sticker = tg.send_media(user, chat, "sticker")
+    status, body = await call(api, "getUpdates")
+    messages = [u["message"] for u in body["result"]]
+    assert [m["message_id"] for m in messages] == [photo["message_id"], sticker["message_id"]]
+    assert messages[0]["caption_entities"] == [{"type": "mention", "offset": 0,
+                                                "length": len(tg.username) + 1}]
+    assert "text" not in messages[0] and messages[1]["sticker"]["type"] == "regular"
