@@ -45,6 +45,9 @@ ASKS_MONEY = re.compile(
 ASKS_PEOPLE = re.compile(r"人数|人员|干部|职工|员工|同志|人口|学生|群众")
 ASKS_CHANGE = re.compile(r"降低|下降|提高|增长|减少|压缩|增加|上涨|降了|涨了|减了|增了")
 ASKS_REASON = re.compile(r"为什么|为何|为啥|什么原因|原因是|起因")
+# An honour asked for (评上了什么荣誉称号), and how a sentence tells of one (被评为, 荣获).
+ASKS_HONOUR = re.compile(r"荣誉|称号|奖项|获奖|表彰|评上|获评")
+TELLS_HONOUR = re.compile(r"荣誉|称号|评为|评上|获评|授予|荣获|表彰|获奖|奖项")
 AUTHOR_WORDS = frozenset("单位 上班 工作 职务 职位 身份 名字 姓名 担任 作者".split())
 BIOGRAPHY = re.compile(r"以前|之前|曾经|过去|后来|现在在|调到|升任")
 ASKS_LIST = re.compile(r"哪(?:\d+|几)(?:个|项|条|种|句|大)")
@@ -178,6 +181,8 @@ class AnswerCheck:
             return "amount"
         if ASKS_TIME.search(text) and not _holds_time(text, sentence):
             return "time"
+        if ASKS_HONOUR.search(text) and not TELLS_HONOUR.search(sentence):
+            return "honour"  # 文明创建评上了什么荣誉: a passage on 文明创建 that names no honour
         if ASKS_REASON.search(text) and self._only_listed(text, hit.id):
             return "reason"  # 出租车罢运 is listed among events; the report never says why
         if ASKS_LIST.search(text) and hit.kind == Kind.SLOGAN and not re.search("[、,]", hit.title):
