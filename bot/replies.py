@@ -638,21 +638,22 @@ class FaqBot:
 
     def _focused(self, reply: Reply, result: SearchResult) -> Reply:
         """The passage's reply with the sentence that answers marked; for a number question
-        that sentence also stands first, on its own."""
+        that sentence stands first, on its own, and the passage follows unmarked (the figure
+        once in bold, not twice)."""
         span = result.answer_span
         passage = self.index.passage(result.hits[0].id)
-        if span is None or passage is None:
-            return reply
-        blocks = [
-            replace(b, mark=span) if b.kind == "text" and b.text == passage.text else b
-            for b in reply.blocks
-        ]
-        if blocks == list(reply.blocks):  # the reply does not show the passage's text as such
-            return reply
+        text = passage.text if passage is not None else None
+        shown = [b.kind == "text" and b.text == text for b in reply.blocks]
+        if span is None or passage is None or not any(shown):
+            return reply  # nothing to point at, or the reply does not show the passage's text
         if result.asks_number:
             sentence = passage.text[span[0]:span[1]]
-            blocks.insert(0, Block("text", sentence, (0, len(sentence))))
-        return replace(reply, blocks=tuple(blocks))
+            return replace(reply, blocks=(Block("text", sentence, (0, len(sentence))),
+                                          *reply.blocks))
+        return replace(reply, blocks=tuple(
+            replace(block, mark=span) if is_text else block
+            for block, is_text in zip(reply.blocks, shown, strict=True)
+        ))
 
     def _note(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:
         return Reply((Block("text", text),), buttons or (_row(TOC_BUTTON),), False)
