@@ -225,6 +225,7 @@ def run(settings: Settings, index: Index, questions: Sequence[Question], *,
     large_index = Index.build(
         index.report, passages=variants, segmenter=index.data.segmenter,
         answer_threshold=index.answer_threshold, suggest_threshold=index.suggest_threshold,
+        probable_threshold=index.probable_threshold,
     )
     # The homophone guard needs jieba's full dictionary; reuse the real index's.
     large_index.data.real_words = index.data.real_words

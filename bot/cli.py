@@ -146,6 +146,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps({
                 "question": question,
                 "answered": result.answered,
+                "band": result.band.value,
+                "answer_span": list(result.answer_span) if result.answer_span else None,
                 "hits": [bot.described(h).as_dict() for h in result.hits],
                 "reply": reply.plain(),
             }, ensure_ascii=False))
@@ -237,7 +239,8 @@ def _eval_suite(args: argparse.Namespace, path: Path) -> int:
 
     settings = _settings(args)
     thresholds = suite.Thresholds(settings.match.answer_threshold,
-                                  settings.match.suggest_threshold)
+                                  settings.match.suggest_threshold,
+                                  settings.match.probable_threshold)
     try:
         results = suite.run_suite(suite.load_suite(path), settings.cache_dir, thresholds)
     except suite.EvaluationError as error:

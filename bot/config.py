@@ -26,6 +26,7 @@ MAX_CONFIG_BYTES = 256 * 1024  # ours is 2 KB; room for long texts, none for a Y
 NUMBER_RANGES: dict[str, tuple[int, int]] = {
     "match.answer_threshold": (0, 100),  # confidences are 0-100
     "match.suggest_threshold": (0, 100),
+    "match.probable_threshold": (0, 100),
     "match.related": (0, 5),  # buttons in one row under an answer: 5 still fit a phone
     "match.related_threshold": (0, 100),
     "telegram.webhook_port": (1, 65535),  # TCP ports
@@ -54,6 +55,7 @@ class MatchSettings:
 
     answer_threshold: int = 50
     suggest_threshold: int = 20
+    probable_threshold: int = 25  # below answer_threshold, down to this: answered with a hedge
     related: int = 3
     related_threshold: int = 40  # a related passage shown under an answer scores at least this
 
@@ -98,6 +100,9 @@ DEFAULT_TEXTS: dict[str, str] = {
     "decline": "抱歉，报告中没有找到能回答这个问题的内容。",
     "decline_suggest": "您是不是想问：",
     "uncertain": "不太确定，以下内容可能相关：",
+    "probable": "可能是这一段（不太确定）：",
+    "probable_runner_up": "也可能是：{title}",
+    "decline_question": "报告里关于“{topic}”是怎么说的？",
     "related": "相关内容：",
     "source": "出处：{path}",
     "missing": "原文此处缺失：{what}在来源中已丢失，报告只保留了{kept}。",
@@ -265,6 +270,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     match = MatchSettings(**_section(raw, "match", MatchSettings, str(path)))
     if not 0 <= match.suggest_threshold <= match.answer_threshold <= 100:
         raise ConfigError(f"{path}: need 0 <= suggest_threshold <= answer_threshold <= 100")
+    if match.probable_threshold > match.answer_threshold:
+        raise ConfigError(f"{path}: need probable_threshold <= answer_threshold")
     telegram_values = _section(raw, "telegram", TelegramSettings, str(path))
     if env.get("TELEGRAM_API_BASE_URL"):
         telegram_values["base_url"] = env["TELEGRAM_API_BASE_URL"]

@@ -50,7 +50,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot import safe_yaml
 from bot.content import AUTHOR_ID, CLOSING_ID, INTRO_ID, Passage, Report
-from bot.search import SECTIONS_ID, SLOGANS_ID, Index
+from bot.search import SECTIONS_ID, SLOGANS_ID, Band, Index
 from bot.textnorm import Segmenter, normalize
 
 MAX_QUESTIONS_BYTES = 2 * 1024 * 1024  # ours are 30-60 KB; the same cap as content
@@ -277,7 +277,8 @@ class Prediction:
 
     ids: tuple[str, ...]  # ranked hits, best first
     score: float  # confidence of the best hit (bot: 0-100, BM25: raw score)
-    answered: bool
+    answered: bool  # a passage is shown, hedged or not: top-1 counts it as an answer
+    hedged: bool = False  # answered in the "probably this" band (bot only)
 
 
 @dataclass(frozen=True)
@@ -392,6 +393,11 @@ class Evaluation:
                 rows.append((f"{low}-{high}", len(inside), sum(o.correct for o in inside)))
         return rows
 
+    def hedged(self) -> tuple[int, int]:
+        """(answers given with a hedge, of which right)."""
+        hedged = [o for o in self.outcomes if o.prediction.answered and o.prediction.hedged]
+        return len(hedged), sum(o.correct for o in hedged)
+
 
 def evaluate(name: str, questions: Sequence[Question], predictions: Sequence[Prediction],
              threshold: float | None = None) -> Evaluation:
@@ -402,7 +408,8 @@ def evaluate(name: str, questions: Sequence[Question], predictions: Sequence[Pre
 def bot_prediction(index: Index, question: str) -> Prediction:
     result = index.search(question, k=TOP_K)
     score = result.hits[0].score if result.hits else 0
-    return Prediction(tuple(h.id for h in result.hits), score, result.answered)
+    return Prediction(tuple(h.id for h in result.hits), score, result.answered,
+                      result.band == Band.PROBABLE)
 
 
 # --- the BM25 baseline ------------------------------------------------------------
@@ -568,6 +575,9 @@ def format_text(comparison: Comparison, verbose: bool = False) -> str:
     lines.append(
         f"calibration (bot, answered questions by confidence -> share right): {bins or '-'}"
     )
+    hedged, hedged_right = bot.hedged()
+    lines.append(f"hedged (bot, answered as \"probably this\"): {hedged}, of which right "
+                 f"{hedged_right}")
     lines.extend(f"note: {note}" for note in comparison.notes)
     if verbose:
         wrong = bot.wrong()
@@ -607,6 +617,8 @@ def as_dict(comparison: Comparison) -> dict[str, object]:
         {"confidence": label, "answered": n, "right": right}
         for label, n, right in comparison.bot.calibration()
     ]
+    hedged, hedged_right = comparison.bot.hedged()
+    bot["hedged"] = {"answered": hedged, "right": hedged_right}
     bm25 = one(comparison.bm25)
     if bm25["threshold"] == math.inf:
         bm25["threshold"] = None

@@ -22,8 +22,18 @@ from functools import partial
 from rapidfuzz import fuzz
 
 from bot.config import Settings
-from bot.content import INTRO_ID, Kind, Passage, Problem, Report, Section, numeral, parse_number
+from bot.content import (
+    INTRO_ID,
+    Kind,
+    Passage,
+    Problem,
+    Report,
+    Section,
+    numeral,
+    parse_number,
+)
 from bot.search import (
+    Band,
     Hit,
     Index,
     LostMeasure,
@@ -50,6 +60,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("slogan", "查找口号，如 /slogan 忠诚"),
 )
 FUZZY_TITLE = 60  # partial_ratio a title needs when no passage contains the typed words
+PLAIN_MARK = ("【", "】")  # the answering sentence in plain text (bold in Telegram)
+DECLINE_SUGGESTIONS = 3  # a decline offers this many passages at most: one screen
+SUGGESTED_TOPIC_CHARS = 12  # a decline's suggested question names a title this short
+RUNNER_UP_LABEL_CHARS = 24  # a button label a phone shows on one line
 LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
 CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
@@ -78,10 +92,22 @@ class Button:
 
 @dataclass(frozen=True)
 class Block:
-    """A piece of a reply: heading (bold), text, source (where it comes from), note, item."""
+    """A piece of a reply: heading (bold), text, source (where it comes from), note, item.
+
+    ``mark`` is a (start, end) span of ``text`` to stress: the sentence that answers, bold
+    in Telegram and in 【】 in plain text.
+    """
 
     kind: str
     text: str
+    mark: tuple[int, int] | None = None
+
+    def pieces(self) -> tuple[str, str, str]:
+        """The text before the mark, the mark, and after it (all text when unmarked)."""
+        if self.mark is None:
+            return self.text, "", ""
+        start, end = self.mark
+        return self.text[:start], self.text[start:end], self.text[end:]
 
 
 @dataclass(frozen=True)
@@ -93,22 +119,26 @@ class Reply:
     passage_id: str = ""  # the passage shown, for feedback
 
     def plain(self) -> str:
-        """Plain text for the console."""
+        """Plain text for the console (a marked sentence in 【】)."""
         lines = []
         for block in self.blocks:
+            before, marked, after = block.pieces()
+            text = f"{before}{PLAIN_MARK[0]}{marked}{PLAIN_MARK[1]}{after}" if marked else before
             if block.kind == "source":
-                lines.append(f"—— {block.text}")
+                lines.append(f"—— {text}")
             elif block.kind == "item":
-                lines.append(f"  • {block.text}")
+                lines.append(f"  • {text}")
             else:
-                lines.append(block.text)
+                lines.append(text)
         return "\n".join(lines)
 
     def html(self) -> str:
-        """Telegram HTML: every piece of text escaped, headings bold, sources italic."""
+        """Telegram HTML: every piece of text escaped, headings and a marked sentence bold,
+        sources italic."""
         lines = []
         for block in self.blocks:
-            text = html.escape(block.text, quote=False)
+            before, marked, after = (html.escape(piece, quote=False) for piece in block.pieces())
+            text = f"{before}<b>{marked}</b>{after}" if marked else before
             if block.kind == "heading":
                 lines.append(f"<b>{text}</b>")
             elif block.kind in ("source", "note"):
@@ -163,6 +193,7 @@ class FaqBot:
             settings.content, settings.cache_dir,
             answer_threshold=settings.match.answer_threshold,
             suggest_threshold=settings.match.suggest_threshold,
+            probable_threshold=settings.match.probable_threshold,
         )
         if not record:
             return cls(settings, index)
@@ -258,8 +289,10 @@ class FaqBot:
             case LostMeasure() as lost:
                 reply = self._missing(lost)
             case _:
-                reply = self.show(best.id)
+                reply = self._focused(self.show(best.id), result)
         blocks = list(reply.blocks)
+        if result.band == Band.PROBABLE:
+            blocks.insert(0, Block("note", self.settings.text("probable")))
         if result.corrections:
             fixed = "、".join(f"“{typed}”理解为“{meant}”" for typed, meant in result.corrections)
             blocks.insert(0, Block("note", f"（已将{fixed}）"))
@@ -268,6 +301,12 @@ class FaqBot:
             h for h in result.hits[1:] if h.score >= match.related_threshold and h.id != best.id
         ][: match.related]
         buttons = list(reply.buttons)
+        if result.band == Band.PROBABLE:
+            related = []  # a hedged answer offers its runner-up instead: one choice, not four
+            runner_up = self._runner_up(result)
+            if runner_up is not None:
+                label = self.settings.text("probable_runner_up", title=runner_up.title)
+                buttons.insert(0, _row((_clip(label, RUNNER_UP_LABEL_CHARS), f"p:{runner_up.id}")))
         if related:
             blocks.append(Block("note", self.settings.text("related")))
             blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in related)
@@ -646,15 +685,70 @@ class FaqBot:
         return Reply(tuple(blocks), tuple(buttons), False)
 
     def _decline(self, result: SearchResult) -> Reply:
+        """Never a dead end: the nearest passages, each offered as a question to tap."""
         blocks = [Block("text", self.settings.text("decline"))]
-        suggestions = [h for h in result.hits if h.kind != Kind.SLOGAN_LIST][:3]
+        offered: dict[str, Hit] = {}  # question -> passage: two passages may share a title
+        for hit in result.hits:
+            if hit.kind != Kind.SLOGAN_LIST and len(offered) < DECLINE_SUGGESTIONS:
+                offered.setdefault(self._suggested_question(hit), hit)
         buttons: list[tuple[Button, ...]] = []
-        if suggestions:
+        if offered:
             blocks.append(Block("note", self.settings.text("decline_suggest")))
-            blocks.extend(Block("item", f"{h.title}（{h.path}）") for h in suggestions)
-            buttons.extend(_row((_clip(h.title, 24), f"p:{h.id}")) for h in suggestions)
+            blocks.extend(Block("item", question) for question in offered)
+            buttons.extend(_row((question, f"p:{hit.id}")) for question, hit in offered.items())
         buttons.append(_row(TOC_BUTTON, EXAMPLES_BUTTON))
         return Reply(tuple(blocks), tuple(buttons), False, result)
+
+    def _suggested_question(self, hit: Hit) -> str:
+        """A passage offered as the question it answers, named by the report's own title
+        of it (a measure's or section's title without its 一是 or （三）, up to its first
+        comma; a slogan's words; a part's whole passage), e.g.
+        报告里关于“以文辅政力求更精”是怎么说的？"""
+        topic = _one_line(self._topic(hit.id, hit.title))
+        topic = _clip(_TITLE_CUT.split(topic, 1)[0].strip("“”\"' "), SUGGESTED_TOPIC_CHARS)
+        return self.settings.text("decline_question", topic=topic or _clip(hit.path, 12))
+
+    def _topic(self, passage_id: str, title: str) -> str:
+        """The title a passage is known by, without its number; a part's is its whole's."""
+        passage = self.index.passages.get(passage_id)
+        if passage is not None and passage.kind == Kind.PART and passage.parent:
+            passage_id = passage.parent
+            passage = self.index.passages.get(passage_id)
+        for section in self.report.sections:
+            if section.id == passage_id:
+                return section.title
+            measure = next((m for m in section.measures if m.id == passage_id), None)
+            if measure is not None:
+                return measure.title
+        return passage.title if passage is not None else title
+
+    def _runner_up(self, result: SearchResult) -> Hit | None:
+        """The second-best passage of a hedged answer, when it is sure enough to suggest."""
+        best = result.hits[0]
+        return next(
+            (h for h in result.hits[1:]
+             if h.id != best.id and h.score >= self.settings.match.suggest_threshold),
+            None,
+        )
+
+    def _focused(self, reply: Reply, result: SearchResult) -> Reply:
+        """The passage's reply with the sentence that answers marked; for a number question
+        that sentence stands first, on its own, and the passage follows unmarked (the figure
+        once in bold, not twice)."""
+        span = result.answer_span
+        passage = self.index.passage(result.hits[0].id)
+        text = passage.text if passage is not None else None
+        shown = [b.kind == "text" and b.text == text for b in reply.blocks]
+        if span is None or passage is None or not any(shown):
+            return reply  # nothing to point at, or the reply does not show the passage's text
+        if result.asks_number:
+            sentence = passage.text[span[0]:span[1]]
+            return replace(reply, blocks=(Block("text", sentence, (0, len(sentence))),
+                                          *reply.blocks))
+        return replace(reply, blocks=tuple(
+            replace(block, mark=span) if is_text else block
+            for block, is_text in zip(reply.blocks, shown, strict=True)
+        ))
 
     def _note(self, text: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> Reply:
         return Reply((Block("text", text),), buttons or (_row(TOC_BUTTON),), False)
@@ -671,6 +765,7 @@ class FaqBot:
         return examples[:6]
 
 
+_TITLE_CUT = re.compile("[,，;；。:：]")  # a title's first clause names its topic
 _QUESTION = re.compile(r"什么|怎么|怎样|如何|哪|吗|多少|几|谁|为什么")
 
 

@@ -158,6 +158,7 @@ class Thresholds:
 
     answer: int = 50
     suggest: int = 20
+    probable: int = 25
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ def imported_index(raw: Path, cache_dir: Path | None, thresholds: Thresholds) ->
                              f"{first.message}") from None
     with private_cache(cache_dir) as cache:  # jieba's dictionary only; no index is kept
         return Index.build(report, cache=cache, answer_threshold=thresholds.answer,
-                           suggest_threshold=thresholds.suggest)
+                           suggest_threshold=thresholds.suggest,
+                           probable_threshold=thresholds.probable)
 
 
 def run_suite(entries: list[SuiteEntry], cache_dir: Path | None,
@@ -211,7 +213,8 @@ def run_suite(entries: list[SuiteEntry], cache_dir: Path | None,
                 try:
                     index = Index.load(entry.source, cache_dir,
                                        answer_threshold=thresholds.answer,
-                                       suggest_threshold=thresholds.suggest)
+                                       suggest_threshold=thresholds.suggest,
+                                       probable_threshold=thresholds.probable)
                 except ContentError as error:
                     raise SuiteError(f"{error.problems[0]} (report of suite entry "
                                      f"'{entry.name}')") from None

@@ -98,10 +98,11 @@ def test_ask_json_one_object_per_question(faq_bot: FaqBot) -> None:
     assert len(lines) == len(questions)
     for line, question in zip(lines, questions, strict=True):
         record = json.loads(line)
-        assert set(record) == {"question", "answered", "hits", "reply"}
+        assert set(record) == {"question", "answered", "band", "answer_span", "hits", "reply"}
         assert record["question"] == question
         expected = faq_bot.index.search(question, k=5)
         assert record["answered"] is expected.answered
+        assert record["band"] == expected.band.value
         assert record["hits"] == [faq_bot.described(h).as_dict() for h in expected.hits]
         assert record["reply"] == faq_bot.handle(question).plain()
         for hit in record["hits"]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.replies import FaqBot
 from bot.search import Index
 from bot.search.declines import AnswerCheck, _holds_amount, _holds_time
 from bot.search.results import passage_hit
@@ -71,6 +72,33 @@ def test_an_amount_question_is_answered_by_the_sentence_holding_the_amount(
     finance: Index, question: str, passage_id: str
 ) -> None:
     assert answers(finance, question, passage_id)
+
+
+@pytest.fixture(scope="module")
+def caizheng(faqbot_cache_dir: Path) -> Index:
+    raw = Path(__file__).parent / "data" / "reports" / "caizheng-2021.txt"
+    return imported_index(raw, faqbot_cache_dir, Thresholds())
+
+
+@pytest.mark.parametrize(
+    ("question", "passage_id", "answered"),
+    [
+        ("局机关获得了什么荣誉？", "s5", True),  # 局机关被评为全市财政系统先进集体
+        ("局机关评上了什么称号", "s5", True),
+        ("局机关评上了什么称号", "s1.m1", False),
+        ("预算收入评上了什么荣誉", "s1.m1", False),
+    ],
+)
+def test_an_honour_needs_a_sentence_telling_of_one(
+    caizheng: Index, question: str, passage_id: str, answered: bool
+) -> None:
+    assert answers(caizheng, question, passage_id) is answered
+
+
+def test_an_honour_of_the_seed_passage_on_its_topic_is_declined(faq_bot: FaqBot) -> None:
+    """督查问效 tells of 文明创建 but of no honour won for it."""
+    assert answers(faq_bot.index, "文明创建评上了什么荣誉称号", "s2.m3") is False
+    assert answers(faq_bot.index, "文明创建是怎么督查的", "s2.m3") is True
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,8 @@ One module per step of the pipeline, all on normalised text (see bot.textnorm):
 ``intents`` (a named section, measure, the author, the slogan list, the table of contents),
 ``typos`` (pinyin homophone correction), ``relatedness`` (everyday words -> report terms),
 ``scoring`` (coverage, phrase similarity, slogan fragments, calibration, ranking),
-``declines`` (whether the best passage can hold what is asked), ``results`` (what a search
+``declines`` (whether the best passage can hold what is asked), ``sentences`` (the sentence of
+a passage that answers), ``results`` (what a search
 returns) and ``index`` (the data, how it is built and cached, and ``Index``, the entry point).
 
 The matcher returns data, never sentences: a ``Kind``, ids, scores and, for a question that
@@ -36,6 +37,7 @@ from bot.search.results import (
     ABSENT,
     SECTIONS_ID,
     SLOGANS_ID,
+    Band,
     Hit,
     SearchResult,
     absent_hit,
@@ -46,6 +48,7 @@ from bot.search.scoring import calibrated
 __all__ = [
     "ABSENT",
     "AskedAuthor",
+    "Band",
     "AskedMeasure",
     "AskedSection",
     "Intent",

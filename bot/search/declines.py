@@ -12,7 +12,6 @@ topic words) is written here, in the block below; nothing about any one report.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -21,8 +20,8 @@ from bot.content import Kind, Passage, Report
 from bot.search.intents import AUTHOR_CUE, DOCUMENT_WORDS, SELF_REFERENCE
 from bot.search.relatedness import query_tokens
 from bot.search.results import Hit
-from bot.search.scoring import bigrams, weights
-from bot.textnorm import STOPWORDS, compact, compact_report_text, to_simplified
+from bot.search.sentences import AnswerSentences
+from bot.textnorm import STOPWORDS, compact, compact_report_text
 
 if TYPE_CHECKING:
     from bot.search.index import IndexData
@@ -46,6 +45,9 @@ ASKS_MONEY = re.compile(
 ASKS_PEOPLE = re.compile(r"人数|人员|干部|职工|员工|同志|人口|学生|群众")
 ASKS_CHANGE = re.compile(r"降低|下降|提高|增长|减少|压缩|增加|上涨|降了|涨了|减了|增了")
 ASKS_REASON = re.compile(r"为什么|为何|为啥|什么原因|原因是|起因")
+# An honour asked for (评上了什么荣誉称号), and how a sentence tells of one (被评为, 荣获).
+ASKS_HONOUR = re.compile(r"荣誉|称号|奖项|获奖|表彰|评上|获评")
+TELLS_HONOUR = re.compile(r"荣誉|称号|评为|评上|获评|授予|荣获|表彰|获奖|奖项")
 AUTHOR_WORDS = frozenset("单位 上班 工作 职务 职位 身份 名字 姓名 担任 作者".split())
 BIOGRAPHY = re.compile(r"以前|之前|曾经|过去|后来|现在在|调到|升任")
 ASKS_LIST = re.compile(r"哪(?:\d+|几)(?:个|项|条|种|句|大)")
@@ -144,7 +146,6 @@ GENERIC_PLACE_WORDS = frozenset(
     " 街区 片区 营区 病区 展区 地区 灾区 矿区 林区 牧区 全区 全市 全省 全县".split()
 )
 
-SENTENCE_END = re.compile("[。；！？\n]")
 # Kinds that answer whatever is asked of them: a list, or the whole of a section.
 ANSWERED_BY_KIND = frozenset(
     {Kind.SLOGAN_LIST, Kind.TABLE_OF_CONTENTS, Kind.LOST_MEASURE, Kind.SECTION}
@@ -159,7 +160,7 @@ class AnswerCheck:
         self.report = report
         self.data = data
         self.passages = passages
-        self._sentences: dict[str, list[tuple[str, str]]] = {}
+        self.sentences = AnswerSentences(data, passages)  # the one that answers, for replies too
         # the report's own words, as one text: what it names is in scope
         self.text = data.report_text or "\n".join(
             compact(value) for p in passages.values() for value in (p.title, p.text)
@@ -200,6 +201,8 @@ class AnswerCheck:
             return "amount"
         if ASKS_TIME.search(text) and not _holds_time(text, sentence):
             return "time"
+        if ASKS_HONOUR.search(text) and not TELLS_HONOUR.search(sentence):
+            return "honour"  # 文明创建评上了什么荣誉: a passage on 文明创建 that names no honour
         if ASKS_REASON.search(text) and self._only_listed(text, hit.id):
             return "reason"  # 出租车罢运 is listed among events; the report never says why
         if ASKS_LIST.search(text) and hit.kind == Kind.SLOGAN and not re.search("[、,]", hit.title):
@@ -207,23 +210,8 @@ class AnswerCheck:
         return None
 
     def _answer_sentence(self, text: str, passage_id: str) -> str:
-        """The sentence of a passage (as written: NFKC, simplified) that holds most of the
-        question's (IDF-weighted) words; shared character pairs break ties."""
-        sentences = self._sentences.get(passage_id)
-        if sentences is None:
-            passage = self.passages.get(passage_id)
-            raw = f"{passage.text}\n{passage.title}" if passage else ""
-            written = [
-                to_simplified(unicodedata.normalize("NFKC", s)) for s in SENTENCE_END.split(raw)
-                if s.strip()
-            ]
-            sentences = [(compact(s), s) for s in written] or [("", "")]
-            self._sentences[passage_id] = sentences
-        token_weights = weights(self.data, query_tokens(self.data, text))
-        grams = bigrams(text.replace(" ", ""))
-        return max(sentences, key=lambda s: (
-            sum(w for t, w in token_weights.items() if t in s[0]), len(grams & bigrams(s[0]))
-        ))[1]
+        """The sentence of a passage (as written: NFKC, simplified) that answers the question."""
+        return self.sentences.answering(text, passage_id).written
 
     def _counts_what_is_asked(self, text: str, sentence: str) -> bool:
         """Whether the sentence with the amount is about what the question counts: each
@@ -350,6 +338,12 @@ class AnswerCheck:
             if name not in GENERIC_PLACE_NAMES and name not in STOPWORDS
             and re.fullmatch(r"[\u4e00-\u9fff]+", name)
         ]
+
+
+def asks_number(text: str) -> bool:
+    """Whether a (normalised) question asks for a number: how many, how much, what share
+    (多少, 几个, 比例); its answer is the sentence that states it."""
+    return bool(ASKS_COUNT.search(text) or ASKS_SHARE.search(text))
 
 
 def _holds(pattern: re.Pattern[str], sentence: str) -> bool:

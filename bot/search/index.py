@@ -41,10 +41,11 @@ from bot.content import (
 )
 from bot.search import intents
 from bot.search.asked import asked_part
-from bot.search.declines import AnswerCheck
+from bot.search.declines import AnswerCheck, asks_number
 from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
     CERTAIN,
+    Band,
     Hit,
     SearchResult,
     absent_hit,
@@ -106,11 +107,13 @@ class Index:
     """The matcher over one report's passages."""
 
     def __init__(self, report: Report, data: IndexData, answer_threshold: int = 50,
-                 suggest_threshold: int = 20) -> None:
+                 suggest_threshold: int = 20, probable_threshold: int = 25) -> None:
         self.report = report
         self.data = data
         self.answer_threshold = answer_threshold
         self.suggest_threshold = suggest_threshold
+        # below the answer threshold, a best hit this sure is shown with a hedge
+        self.probable_threshold = min(probable_threshold, answer_threshold)
         self.passages = {d.passage.id: d.passage for d in data.docs}
         self._checks = AnswerCheck(report, data, self.passages)
 
@@ -119,7 +122,8 @@ class Index:
     @classmethod
     def build(cls, report: Report, *, passages: Sequence[Passage] | None = None,
               segmenter: Segmenter | None = None, cache: PrivateCache | None = None,
-              answer_threshold: int = 50, suggest_threshold: int = 20) -> Index:
+              answer_threshold: int = 50, suggest_threshold: int = 20,
+              probable_threshold: int = 25) -> Index:
         """Build from scratch (seconds: loads jieba's dictionary and pinyin tables)."""
         passages = report.passages if passages is None else passages
         terms = sorted({compact(k) for p in passages for k in p.keywords if compact(k)})
@@ -132,11 +136,11 @@ class Index:
         data.report_text = "\n".join(
             compact(value) for p in passages for value in (p.title, p.text)
         )
-        return cls(report, data, answer_threshold, suggest_threshold)
+        return cls(report, data, answer_threshold, suggest_threshold, probable_threshold)
 
     @classmethod
     def load(cls, content: Path, cache_dir: Path | None, *, answer_threshold: int = 50,
-             suggest_threshold: int = 20) -> Index:
+             suggest_threshold: int = 20, probable_threshold: int = 25) -> Index:
         """The index for a content file or directory, read back from the cache when
         nothing it depends on changed, else loaded, validated, built and cached.
 
@@ -149,13 +153,15 @@ class Index:
             if cache is not None and payload is not None:
                 try:
                     report, data = _index_from_json(payload)
-                    return cls(report, data, answer_threshold, suggest_threshold)
+                    return cls(report, data, answer_threshold, suggest_threshold,
+                               probable_threshold)
                 except (ValueError, KeyError, TypeError, IndexError) as error:
                     cache.warn(name, f"does not hold an index ({error!r}); rebuilding it")
             report = load_report(content)
             index = cls.build(
                 report, cache=cache,
                 answer_threshold=answer_threshold, suggest_threshold=suggest_threshold,
+                probable_threshold=probable_threshold,
             )
             if cache is not None:
                 try:
@@ -169,7 +175,10 @@ class Index:
     # --- querying -------------------------------------------------------------
 
     def search(self, question: str, k: int = 5) -> SearchResult:
-        """Rank passages for a question; ``answered`` is False when the bot should decline."""
+        """Rank passages for a question, in a band: ANSWER (a named thing, or a best hit at
+        least ``answer_threshold`` sure), PROBABLE (at least ``probable_threshold``), else
+        DECLINE, whose hits are those at least ``suggest_threshold`` sure. A hit that cannot
+        hold what is asked (bot.search.declines) declines whatever its confidence."""
         text = normalize(question[:MAX_QUESTION_CHARS])
         if not text:
             return SearchResult(question, (), False)
@@ -183,14 +192,19 @@ class Index:
         corrected, corrections = correct(self.data, asked_part(self.data, text))
         tokens = query_tokens(self.data, corrected)
         hits = rank(self.data, corrected, tokens, k)
-        answered = (
-            bool(hits)
-            and hits[0].score >= self.answer_threshold
-            and self._checks.answers(corrected, hits[0])
-        )
-        if not answered:
+        band = Band.DECLINE
+        if hits and hits[0].score >= self.probable_threshold and self._checks.answers(
+            corrected, hits[0]
+        ):
+            band = Band.ANSWER if hits[0].score >= self.answer_threshold else Band.PROBABLE
+        if band == Band.DECLINE:
             hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
-        return SearchResult(question, hits, answered, corrections)
+            return SearchResult(question, hits, False, corrections, band=band)
+        return SearchResult(
+            question, hits, True, corrections, band=band,
+            answer_span=self._checks.sentences.answer_span(corrected, hits[0].id),
+            asks_number=asks_number(corrected),
+        )
 
     def passage(self, passage_id: str) -> Passage | None:
         """A passage by id; a long measure split into parts (s2.m2) is found as its first."""

@@ -8,6 +8,7 @@ says them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.content import Kind, Passage, Section
 from bot.search.intents import Intent, LostMeasure
@@ -36,13 +37,36 @@ class Hit:
         }
 
 
+class Band(StrEnum):
+    """How sure the matcher is: answer; probably this (shown with a hedge and the runner-up);
+    decline (the nearest passages offered instead)."""
+
+    ANSWER = "answer"
+    PROBABLE = "probable"
+    DECLINE = "decline"
+
+
 @dataclass(frozen=True)
 class SearchResult:
+    """One search. ``answered``: a passage is shown (the ANSWER and PROBABLE bands); the
+    band follows it unless given (PROBABLE is always given)."""
+
     question: str
     hits: tuple[Hit, ...]
     answered: bool
     corrections: tuple[tuple[str, str], ...] = ()  # (typed, meant) pairs: (海峡论谈, 海峡论坛)
     intent: Intent | None = None  # what the question named, when it named something
+    band: Band = Band.ANSWER
+    # where the sentence that answers stands in the best passage's text (start, end), for a
+    # free-text question answered by a passage of several sentences; else None
+    answer_span: tuple[int, int] | None = None
+    asks_number: bool = False  # a free-text question asking how many, how much, what share
+
+    def __post_init__(self) -> None:
+        if not self.answered and self.band == Band.ANSWER:
+            object.__setattr__(self, "band", Band.DECLINE)
+        if self.answered == (self.band == Band.DECLINE):
+            raise ValueError(f"a {self.band} band cannot be answered={self.answered}")
 
 
 def passage_hit(passage: Passage, score: float) -> Hit:
