@@ -91,9 +91,10 @@ class Readiness:
             try:
                 outcome = await asyncio.wait_for(_run_check(check), self.timeout)
             except TimeoutError:
-                return f"{_name(check)}: no answer within {self.timeout:g} s"
+                return f"{_name(check)} check: no answer within {self.timeout:g} s"
             except Exception as error:  # noqa: BLE001  (a failing check is the answer)
-                return one_line(f"{_name(check)}: {error.__class__.__name__}: {error}")
+                return one_line(f"{_name(check)} check failed: "
+                                f"{error.__class__.__name__}: {error}")
             if outcome:
                 return one_line(outcome)
         return None
@@ -110,20 +111,21 @@ async def _run_check(check: Check) -> str | None:
 
 
 def _name(check: Check) -> str:
-    return getattr(check, "__name__", "check").replace("_", " ")
+    """What a check checks: its function's name (``store``, ``content``)."""
+    return getattr(check, "__name__", "readiness").replace("_", " ")
 
 
 def content_check(bot: Any) -> Check:
     """The content is loaded and its index built: ``bot.index`` has passages (read at every
     call: a reload may swap the index)."""
 
-    def content_loaded() -> str | None:
+    def content() -> str | None:
         index = getattr(bot, "index", None)
         if index is None or not getattr(index, "passages", None):
             return "content not loaded: the index has no passages"
         return None
 
-    return content_loaded
+    return content
 
 
 def store_check(bot: Any) -> Check:
@@ -132,7 +134,7 @@ def store_check(bot: Any) -> Check:
     as reachable, and so does no store (nothing is recorded then). A ping that returns
     False or raises is a reason (read at every call: the store may be replaced)."""
 
-    async def store_reachable() -> str | None:
+    async def store() -> str | None:
         ping = getattr(getattr(bot, "store", None), "ping", None)
         if ping is None:
             return None
@@ -144,4 +146,4 @@ def store_check(bot: Any) -> Check:
             answer = await answer
         return None if answer is not False else "store unreachable: ping failed"
 
-    return store_reachable
+    return store

@@ -19,12 +19,14 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
 from bot.replies import Reply
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST  # the text exposition format
+# The classic text format, which every Prometheus version reads; our metric names are plain,
+# so generate_latest writes exactly it (newer clients announce 1.0.0 for UTF-8 names).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Handling a message is matching (milliseconds) plus sending the reply to Telegram (tens to
 # hundreds of milliseconds, seconds when retried): 5 ms to 30 s (the send retry limit).
 HANDLING_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
