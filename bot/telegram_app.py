@@ -1038,6 +1038,7 @@ async def _poll(application: Application, request: BotApiRequest, liveness: Live
                 if not webhook_deleted:
                     await bot.delete_webhook()  # getUpdates fails while a webhook is set
                     webhook_deleted = True
+                    liveness.mark_ok()  # Telegram answers: live before the first long poll ends
                 updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_SECONDS,
                                                 allowed_updates=ALLOWED_UPDATES)
             except InvalidToken:

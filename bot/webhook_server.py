@@ -18,10 +18,12 @@ import logging
 import re
 import socket
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 import tornado.web
 from tornado.httpserver import HTTPServer
+from tornado.log import access_log
 from tornado.netutil import bind_sockets
 
 from bot.config import ConfigError
@@ -162,6 +164,19 @@ def _status_routes(liveness: Liveness, readiness: Readiness | None,
     ]
 
 
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """tornado's access log, without the status pages: probes come every few seconds and
+    their answer is the report (a 503 /readyz while starting is no error to log)."""
+    request = handler.request
+    if request.path in STATUS_PATHS:
+        return
+    status = handler.get_status()
+    level = (logging.INFO if status < HTTPStatus.BAD_REQUEST
+             else logging.WARNING if status < HTTPStatus.INTERNAL_SERVER_ERROR else logging.ERROR)
+    access_log.log(level, "%d %s %s (%s) %.2fms", status, request.method, request.path,
+                   request.remote_ip, 1000.0 * request.request_time())
+
+
 class _Listener:
     """A tornado server on sockets bound up front: ``bind()``, then ``start()`` on the
     running loop, ``stop()``; ``close()`` for one that never started."""
@@ -191,7 +206,7 @@ class _Listener:
         return int(self.sockets[0].getsockname()[1])
 
     def start(self) -> None:
-        application = tornado.web.Application(self.routes())
+        application = tornado.web.Application(self.routes(), log_function=_log_request)
         self.http = HTTPServer(application, max_body_size=2 * MAX_BODY_BYTES,  # 413 is ours
                                body_timeout=BODY_TIMEOUT_SECONDS,
                                idle_connection_timeout=IDLE_TIMEOUT_SECONDS)

@@ -429,8 +429,9 @@ async def get(port: int, path: str) -> tuple[int, str, str]:
 
 
 async def test_the_health_server_reports_liveness_readiness_and_metrics(
-    health: tuple[HealthServer, Any],
+    health: tuple[HealthServer, Any], caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, "tornado.access")
     server, bot = health
     assert server.readiness is not None and server.metrics is not None
     assert (await get(server.port, "/healthz"))[0] == 503  # no poll yet
@@ -448,6 +449,9 @@ async def test_the_health_server_reports_liveness_readiness_and_metrics(
     assert status == 200 and content_type.startswith("text/plain; version=0.0.4")
     assert 'faqbot_questions_total{outcome="decline"} 1.0' in body.splitlines()
     assert (await get(server.port, "/telegram"))[0] == 404  # no updates here
+    # probes are not logged (a starting bot's 503s are no errors); other requests are
+    assert [(r.levelname, r.getMessage()[:21]) for r in caplog.records
+            if r.name == "tornado.access"] == [("WARNING", "404 GET /telegram (12")]
 
 
 @pytest.mark.parametrize("path", ["readyz", "/metrics/", "healthz"])
