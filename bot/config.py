@@ -30,12 +30,14 @@ NUMBER_RANGES: dict[str, tuple[int, int]] = {
     "match.related": (0, 5),  # buttons in one row under an answer: 5 still fit a phone
     "match.related_threshold": (0, 100),
     "telegram.webhook_port": (1, 65535),  # TCP ports
+    "telegram.health_port": (0, 65535),  # 0: no health server in polling mode
     # 0: no limit; beyond 1000 a per-user limit would not limit anything
     "telegram.user_messages": (0, 1000),
     # longer windows would mute a user for hours after one burst
     "telegram.user_seconds": (1, 3600),
 }
 _MODES = ("polling", "webhook")
+LOG_FORMATS = ("text", "json")
 # Path segments of letters, digits and . _ ~ - (RFC 3986 unreserved), not . or ..: nothing
 # to escape or to be read as a query, fragment or another route.
 _SEGMENT = r"(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]{1,100}"
@@ -73,6 +75,10 @@ class TelegramSettings:
     rate_limit: bool = True
     user_messages: int = 10  # each user may send this many messages (0: no limit) ...
     user_seconds: int = 10  # ... per this many seconds; one polite notice per burst beyond
+    # polling mode: /healthz, /readyz and /metrics on this port (0: none; the webhook
+    # server serves them in webhook mode), on this address
+    health_port: int = 0
+    health_listen: str = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class Settings:
     texts: dict[str, str]
     config_file: Path | None = None
     retention_days: int = DEFAULT_RETENTION_DAYS  # use log records older than this are deleted
+    log_format: str = "text"  # text | json (one object per line)
+    log_message_text: bool = False  # log what users typed (escaped, clipped); off: lengths only
 
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
@@ -222,13 +230,15 @@ def _check_telegram(source: str, telegram: TelegramSettings) -> None:
             f"{source}: telegram.webhook_path must be path segments of A-Z a-z 0-9 . _ ~ -"
             f", not {telegram.webhook_path[:60]!r}"
         )
-    try:
-        ipaddress.ip_address(telegram.webhook_listen)
-    except ValueError:
-        raise ConfigError(
-            f"{source}: telegram.webhook_listen must be an IP address such as 127.0.0.1"
-            f", not {telegram.webhook_listen[:60]!r}"
-        ) from None
+    for name, address in (("webhook_listen", telegram.webhook_listen),
+                          ("health_listen", telegram.health_listen)):
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise ConfigError(
+                f"{source}: telegram.{name} must be an IP address such as 127.0.0.1"
+                f", not {address[:60]!r}"
+            ) from None
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -256,7 +266,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         raw = _read_config(path)
     base = path.parent if path.is_file() else Path.cwd()
     allowed = {"content", "cache_dir", "feedback_db", "retention_days", "match", "telegram",
-               "texts"}
+               "texts", "log_format", "log_message_text"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}'")
@@ -286,6 +296,13 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             or not 0 <= retention_days <= MAX_RETENTION_DAYS):
         raise ConfigError(f"{path}: 'retention_days' must be a whole number of days from 0 "
                           f"(record nothing) to {MAX_RETENTION_DAYS}")
+    log_format = env.get("FAQBOT_LOG_FORMAT") or raw.get("log_format", "text")
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(f"{path}: 'log_format' (or FAQBOT_LOG_FORMAT) must be 'text' or "
+                          f"'json', not {str(log_format)[:60]!r}")
+    log_message_text = raw.get("log_message_text", False)
+    if not isinstance(log_message_text, bool):
+        raise ConfigError(f"{path}: 'log_message_text' must be true or false")
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")
@@ -300,4 +317,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         texts={**DEFAULT_TEXTS, **texts},
         config_file=path if path.is_file() else None,
         retention_days=retention_days,
+        log_format=log_format,
+        log_message_text=log_message_text,
     )

@@ -15,11 +15,12 @@ import json
 import logging
 import re
 import signal
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 from aiolimiter import AsyncLimiter
 from telegram import (
@@ -61,9 +62,12 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import ConfigError, Settings, TelegramSettings
 from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, slot_released
-from bot.health import Liveness
+from bot.health import Liveness, Readiness, ReadyState, content_check, store_check
+from bot.logs import event_line, message_text, use_format
+from bot.metrics import ErrorKind, Metrics, Outcome, TimedStore, outcome_of, unwrapped
 from bot.replies import COMMANDS, Button, FaqBot, Reply
-from bot.webhook_server import WebhookServer
+from bot.store import Store
+from bot.webhook_server import HealthServer, WebhookServer
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +231,31 @@ def _faq(context: ContextTypes.DEFAULT_TYPE) -> FaqBot:
     return context.bot_data["faq"]
 
 
+def _metrics(context: ContextTypes.DEFAULT_TYPE) -> Metrics:
+    return context.bot_data["metrics"]
+
+
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Coroutine[Any, Any, None]]
+
+
+def observed(outcome: Outcome, handler: Handler) -> Handler:
+    """``handler``, counted and timed as ``outcome``, with one log line when it is done
+    (free-text questions count their own outcome: see ``question``)."""
+
+    async def observing(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        started = time.perf_counter()
+        await handler(update, context)
+        seconds = time.perf_counter() - started
+        _metrics(context).handled(outcome, seconds)
+        line, fields = event_line("update handled", outcome=outcome.value,
+                                  latency_ms=round(seconds * 1000, 1))
+        logger.info("%s", line, extra=fields)
+
+    observing.__name__ = observing.__qualname__ = handler.__name__
+    observing.__doc__ = handler.__doc__
+    return observing
+
+
 async def _send(update: Update, reply: Reply, quote: bool | None = None,
                 share: tuple[str, str] | None = None) -> None:
     """Send a reply as one or more messages; the buttons go under the last one."""
@@ -365,12 +394,23 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     message = update.effective_message
     if message is None:
         return
+    started = time.perf_counter()
     faq = _faq(context)
-    reply = faq.ask(_question_text(message))
+    text = _question_text(message)
+    reply = faq.ask(text)
     share = None
     if message.chat.type == ChatType.PRIVATE and reply.answered:
         share = (faq.settings.text("share"), faq.share_query(reply))
     await _send(update, reply, quote=True, share=share)
+    outcome = outcome_of(reply)
+    seconds = time.perf_counter() - started
+    _metrics(context).handled(outcome, seconds)
+    logged = message_text(text) if faq.settings.log_message_text else None
+    line, fields = event_line("question handled", outcome=outcome.value,
+                              passage_id=reply.passage_id or "-",
+                              latency_ms=round(seconds * 1000, 1),
+                              chat_type=str(message.chat.type), text=logged)
+    logger.info("%s", line, extra=fields)
 
 
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -459,6 +499,7 @@ async def error_handler(update: object, context: ContextTypes.DEFAULT_TYPE) -> N
     error = context.error
     throttle: LogThrottle = context.bot_data["log_throttle"]
     where = _describe(update) if update is not None else "polling for updates"
+    _metrics(context).error(ErrorKind.NETWORK if _is_transient(error) else ErrorKind.HANDLER)
     if _is_transient(error):
         throttle.log(logging.WARNING, type(error).__name__, "%s (%s)", error, where)
         return
@@ -739,11 +780,12 @@ async def on_start(application: Application) -> None:
 
 def build_application(
     settings: Settings, faq: FaqBot, *, request: BaseRequest | None = None,
-    updates_request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None, metrics: Metrics | None = None,
 ) -> Application:
     """The Application with every handler, in order (the deep-link /start before the plain
     one). ``request`` replaces the HTTP client (tests pass one that never touches the network);
-    ``updates_request`` the one for getUpdates.
+    ``updates_request`` the one for getUpdates; ``metrics`` are counted into (a new
+    ``Metrics`` of its own by default: ``application.bot_data["metrics"]``).
     """
     telegram = settings.telegram
     throttle = LogThrottle(logger)
@@ -770,23 +812,27 @@ def build_application(
     application = builder.build()
     application.bot_data["faq"] = faq
     application.bot_data["log_throttle"] = throttle
+    application.bot_data["metrics"] = metrics if metrics is not None else Metrics()
 
     new = filters.UpdateType.MESSAGE  # not edits: an edited question is not asked again
     others = [name for name, _ in COMMANDS if name != "start"]
-    application.add_handler(CommandHandler("start", start_link, filters=new, has_args=True))
-    application.add_handler(CommandHandler("start", start, filters=new))
-    application.add_handler(CommandHandler(others, command, filters=new))
-    application.add_handler(
-        MessageHandler(new & filters.COMMAND & filters.ChatType.PRIVATE, unknown_command)
-    )
+    commands = Outcome.COMMAND
+    application.add_handler(CommandHandler("start", observed(commands, start_link), filters=new,
+                                           has_args=True))
+    application.add_handler(CommandHandler("start", observed(commands, start), filters=new))
+    application.add_handler(CommandHandler(others, observed(commands, command), filters=new))
+    application.add_handler(MessageHandler(new & filters.COMMAND & filters.ChatType.PRIVATE,
+                                           observed(commands, unknown_command)))
     application.add_handler(
         MessageHandler(new & filters.TEXT & ~filters.COMMAND & ADDRESSED_TO_BOT, question)
     )
     application.add_handler(MessageHandler(new & filters.CAPTION & ADDRESSED_TO_BOT, question))
-    application.add_handler(MessageHandler(new & NON_TEXT & ADDRESSED_TO_BOT, non_text))
-    application.add_handler(CallbackQueryHandler(feedback, pattern=FEEDBACK))
-    application.add_handler(CallbackQueryHandler(button))
-    application.add_handler(InlineQueryHandler(inline_query))
+    application.add_handler(MessageHandler(new & NON_TEXT & ADDRESSED_TO_BOT,
+                                           observed(Outcome.NON_TEXT, non_text)))
+    application.add_handler(CallbackQueryHandler(observed(Outcome.BUTTON, feedback),
+                                                 pattern=FEEDBACK))
+    application.add_handler(CallbackQueryHandler(observed(Outcome.BUTTON, button)))
+    application.add_handler(InlineQueryHandler(observed(Outcome.INLINE, inline_query)))
     application.add_error_handler(error_handler)
     return application
 
@@ -992,6 +1038,7 @@ async def _poll(application: Application, request: BotApiRequest, liveness: Live
                 if not webhook_deleted:
                     await bot.delete_webhook()  # getUpdates fails while a webhook is set
                     webhook_deleted = True
+                    liveness.mark_ok()  # Telegram answers: live before the first long poll ends
                 updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT_SECONDS,
                                                 allowed_updates=ALLOWED_UPDATES)
             except InvalidToken:
@@ -1006,6 +1053,7 @@ async def _poll(application: Application, request: BotApiRequest, liveness: Live
             except TimedOut:
                 delay = 0.0
             except Exception as error:  # an answer that is no use: say so in one line, retry
+                application.bot_data["metrics"].error(ErrorKind.POLLING)
                 delay = min(POLL_RETRY_MAX_SECONDS, max(1.0, delay * POLL_RETRY_GROWTH))
                 logger.warning("getUpdates failed (%s); retrying in %.0f s", _failure(error),
                                delay)
@@ -1123,6 +1171,7 @@ def run_telegram(settings: Settings, faq: FaqBot, liveness: Liveness | None = No
     redact = RedactSecrets(telegram.token, telegram.webhook_secret)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
+    use_format(settings.log_format, redact.redact)
     try:
         _run(settings, faq, liveness or Liveness())
     except ConfigError as error:
@@ -1140,14 +1189,21 @@ def _run(settings: Settings, faq: FaqBot, liveness: Liveness) -> None:
                               "of A-Z, a-z, 0-9, _ and -")
     api = BotApiRequest(connection_pool_size=API_CONNECTIONS)
     updates_api = BotApiRequest(connection_pool_size=1)
-    application = build_application(settings, faq, request=api, updates_request=updates_api)
+    metrics = Metrics()
+    if faq.store is not None:  # the store calls made while serving are timed
+        faq.store = cast(Store, TimedStore(unwrapped(faq.store), metrics))
+    readiness = Readiness([content_check(faq), store_check(faq)])
+    application = build_application(settings, faq, request=api, updates_request=updates_api,
+                                    metrics=metrics)
 
     async def deliver(data: dict[str, Any]) -> None:
         await application.update_queue.put(Update.de_json(data, application.bot))
 
-    receive: Callable[[_Stop], Coroutine[Any, Any, None]]
+    receiving: Callable[[_Stop], Coroutine[Any, Any, None]]
+    health: HealthServer | None = None
     if telegram.mode == "webhook":
-        server = WebhookServer(telegram.webhook_path, telegram.webhook_secret, deliver, liveness)
+        server = WebhookServer(telegram.webhook_path, telegram.webhook_secret, deliver, liveness,
+                               readiness=readiness, metrics=metrics)
         server.bind(telegram.webhook_listen, telegram.webhook_port)  # before setWebhook
         try:
             _connect(application, telegram.base_url or "https://api.telegram.org", api)
@@ -1155,18 +1211,44 @@ def _run(settings: Settings, faq: FaqBot, liveness: Liveness) -> None:
             server.close()
             raise
 
-        def receive(stop: _Stop) -> Coroutine[Any, Any, None]:
+        def receiving(stop: _Stop) -> Coroutine[Any, Any, None]:
             return _receive_webhooks(application, api, server, telegram, liveness, stop)
     else:
-        _connect(application, telegram.base_url or "https://api.telegram.org", api)
+        if telegram.health_port:
+            health = HealthServer(liveness, readiness, metrics)
+            health.bind(telegram.health_listen, telegram.health_port)  # a busy port: one line
+        try:
+            _connect(application, telegram.base_url or "https://api.telegram.org", api)
+        except ConfigError:
+            if health is not None:
+                health.close()
+            raise
 
-        def receive(stop: _Stop) -> Coroutine[Any, Any, None]:
+        def receiving(stop: _Stop) -> Coroutine[Any, Any, None]:
             return _poll(application, updates_api, liveness, stop)
+
+    async def receive(stop: _Stop) -> None:
+        """Receive updates, ready while doing so; the health server (polling) runs as long."""
+        if health is not None:
+            health.start()
+        readiness.state = ReadyState.SERVING
+        line, fields = event_line("bot started", mode=telegram.mode)
+        logger.info("%s", line, extra=fields)
+        try:
+            await receiving(stop)
+        finally:
+            readiness.state = ReadyState.STOPPING
+            if health is not None:
+                await health.stop()
 
     loop = asyncio.get_event_loop()
     try:
         reason = loop.run_until_complete(_serve(application, receive))
     finally:
         loop.close()
+    # a signal, or the one line the bot exits with (quoted: it is one field)
+    line, fields = event_line("bot stopped",
+                              reason=json.dumps(reason, ensure_ascii=False) if reason else "signal")
+    logger.info("%s", line, extra=fields)
     if reason:
         raise ConfigError(reason)
