@@ -42,6 +42,7 @@ from bot.search import (
     SloganList,
     TableOfContents,
 )
+from bot.smalltalk import SmallTalk
 from bot.store import SqliteStore, Store
 from bot.textnorm import compact
 
@@ -117,6 +118,7 @@ class Reply:
     answered: bool = True
     result: SearchResult | None = field(default=None, compare=False)
     passage_id: str = ""  # the passage shown, for feedback
+    small_talk: SmallTalk | None = None  # the small talk this reply answers
 
     def plain(self) -> str:
         """Plain text for the console (a marked sentence in 【】)."""
@@ -215,8 +217,9 @@ class FaqBot:
 
     # --- entry points ---------------------------------------------------------
 
-    def handle(self, text: str) -> Reply:
-        """Whatever a user typed: a /command or a question."""
+    def handle(self, text: str, chat_key: str = "") -> Reply:
+        """Whatever a user typed: a /command or a question. ``chat_key`` names the
+        conversation (a chat, a user in a group): follow-ups and /lang are kept per key."""
         text = text.strip()
         if text.startswith("/"):
             name, _, argument = text[1:].partition(" ")
@@ -501,6 +504,10 @@ class FaqBot:
         )
 
     # --- helpers --------------------------------------------------------------
+
+    def lost_measure_id(self, passage_id: str) -> bool:
+        """The id names a measure the source lost (its reply says so: an honest no)."""
+        return self._lost_measure(passage_id) is not None
 
     def _showable(self, passage_id: str) -> bool:
         """A passage id ``show`` has a reply for: a passage, a long measure, a lost one."""

@@ -22,7 +22,9 @@ from bot.evaluation import (
     compare,
     evaluate,
     fit_threshold,
+    load_conversations,
     load_questions,
+    resolve_conversations,
     resolve_questions,
     with_threshold,
 )
@@ -385,11 +387,17 @@ def test_every_expectation_of_the_default_suite_resolves(
     (resolution only; no question is put to the bot here)."""
     entries = load_suite(SUITE)
     assert {e.name for e in entries if e.untouched} == {
-        "siming-blind", "caizheng-blind", "nongji-blind"}
+        "siming-blind", "caizheng-blind", "nongji-blind", "chat-siming-blind"}
     for entry in entries:
         if entry.raw and entry.raw.stem not in imported:
             imported[entry.raw.stem] = imported_index(entry.raw, faqbot_cache_dir, Thresholds())
         index = imported[entry.raw.stem] if entry.raw else faq_bot.index
+        if entry.conversational:  # the issue's bar: at least 40 exchanges
+            conversations = load_conversations(entry.questions)
+            turns = [t for c in resolve_conversations(conversations, index, str(
+                entry.questions)) for t in c.turns]
+            assert len(turns) >= 40, entry.name
+            continue
         questions = load_questions(entry.questions)
         resolved = resolve_questions(questions, index, str(entry.questions),
                                      dict(entry.aliases))
