@@ -349,7 +349,7 @@ async def test_a_long_reply_is_split_with_the_buttons_under_the_last_part(
 ) -> None:
     long = Reply((Block("heading", "长"), Block("text", "很长的一段话，" * 900)),
                  ((Button("↩ 目录", "toc"),),))
-    monkeypatch.setattr(faq, "ask", lambda question: long)
+    monkeypatch.setattr(faq, "ask", lambda question, chat_key="": long)
     question = make_message(app, "长问题")
     await app.process_update(message_update(question))
     first, second = request_.sent()
@@ -540,7 +540,7 @@ async def test_a_failing_command_menu_only_warns(app: Application, request_: Off
 async def test_errors_are_logged_once_with_the_update(app: Application, faq: FaqBot,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    def broken(question: str) -> Reply:
+    def broken(question: str, chat_key: str = "") -> Reply:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(faq, "ask", broken)
