@@ -72,7 +72,7 @@ PHRASES: dict[Asked, tuple[str, ...]] = {
     ),
 }
 _COMPILED = tuple((asked, re.compile(p)) for asked, phrases in PHRASES.items() for p in phrases)
-_LEADING = re.compile(r"^(?:那么|那|好的|好|嗯|哦|再|请问|请|还有|另外|然后)+")
+_LEADING = re.compile(r"^(?:那么|那|好的|好|嗯|哦|再|请问|请|还有|另外)+")
 _TRAILING = re.compile(
     r"(?:呢|吗|啊|呀|吧|啦|嘛|来着|是什么|是啥|讲了?什么|说了?什么|讲的啥|说的啥)+$")
 MAX_FOLLOW_UP_CHARS = 12  # a follow-up is a few words; longer messages are questions
