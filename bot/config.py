@@ -151,6 +151,7 @@ DEFAULT_TEXTS: dict[str, str] = {
     "follow_up_source": "这段出自《{report}》：{path}。",
     "follow_up_first": "这已经是报告的第一段了。",
     "follow_up_last": "这已经是报告的最后一段了。",
+    "follow_up_no_context": "请先提一个问题，我再接着讲（比如问完后说“详细说说”“下一点呢”）。",
     "follow_up_no_section": "这一段是报告的{title}，不属于某一部分。",
     "lang_set": "好的，之后的回复使用{script}。",
     "lang_usage": "用法：/lang 繁（繁体）、/lang 简（简体）或 /lang auto（跟随提问的字体）。",

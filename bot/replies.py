@@ -333,6 +333,8 @@ class FaqBot:
             if reply is not None:
                 self._remember(reply, chat_key)
                 return reply
+            if context is None and follow_up.asked != Asked.OTHER_SECTION:
+                return self._no_context()  # 下一点呢 after nothing: say so, never guess
         reply = self.search(talk.question if talk is not None else question)
         self._remember(reply, chat_key)
         return reply
@@ -658,6 +660,14 @@ class FaqBot:
                     return self.section(other)
                 return self._absent(NotInReport(number or 0))
         return None
+
+    def _no_context(self) -> Reply:
+        """A follow-up with nothing answered before it (or answered too long ago)."""
+        examples = self._example_questions()[:SMALL_TALK_EXAMPLES]
+        buttons = [_row((_clip(q, EXAMPLE_LABEL_CHARS), f"p:{pid}")) for q, pid in examples]
+        buttons.append(_row(TOC_BUTTON, EXAMPLES_BUTTON))
+        return Reply((Block("text", self.settings.text("follow_up_no_context")),),
+                     tuple(buttons), False)
 
     def _units(self) -> list[str]:
         """What ◀ ▶ and 下一点 step through: the reading order, a long measure once."""

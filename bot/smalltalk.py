@@ -99,6 +99,8 @@ ASKING = re.compile(
     r"什么|啥|怎么|怎样|如何|咋|哪|吗|么|多少|几|谁|为什么|请问|想问|问下|问一下|请教|介绍|"
     r"讲讲|说说|了解|学习|是否|有没有|能否|可否|[?？]"
 )
+# Who is asking, said before the question after a greeting (我是隔壁区政府办的，想问…).
+SELF_INTRODUCTION = re.compile(r"(?:我是|我叫|我们是|本人是)[^，,。.！!；;]{1,20}[，,。.！!；;]\s*")
 _KINDS = tuple(PHRASES)
 _COMPILED = tuple((kind, re.compile(p)) for kind, phrases in PHRASES.items() for p in phrases)
 _FILLER = re.compile(f"(?:{FILLERS})")
@@ -179,6 +181,9 @@ def recognise(text: str) -> Recognised | None:
         return None  # 你好我… run together: the matcher reads all of it
     if not ASKING.search(rest) and len(rest) <= _SAYING_CHARS:
         return Recognised(kind)  # 你好！我是留学生，正在学中文: says who they are, asks nothing
+    introduced = SELF_INTRODUCTION.match(rest)
+    if introduced is not None and ASKING.search(rest[introduced.end():]):
+        rest = rest[introduced.end():]  # 你好，我是隔壁区的，想学习下…: the question is after it
     return Recognised(None, rest)
 
 

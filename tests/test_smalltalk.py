@@ -64,6 +64,7 @@ def test_no_answerable_question_of_the_sets_is_taken_for_small_talk(name: str) -
     ("你好，请问作风提效讲了什么", "请问作风提效讲了什么"),
     ("谢谢！第二部分讲了什么", "第二部分讲了什么"),
     ("您好 督查有哪几种形式", "督查有哪几种形式"),
+    ("你好，我是隔壁区的老师，想问问督查有哪几种形式", "想问问督查有哪几种形式"),
 ])
 def test_a_greeting_before_a_question_leaves_the_question(text: str, question: str) -> None:
     recognised = recognise(text)

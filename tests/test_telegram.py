@@ -1122,7 +1122,7 @@ async def test_a_follow_up_reads_the_chats_last_answer(
     assert second["text"] == html_text(core.show("s2.m4"))
     other_chat = Chat(2002, Chat.PRIVATE)
     await app.process_update(message_update(make_message(app, "下一点呢", chat=other_chat)))
-    assert request_.sent()[2]["text"] == html_text(core.search("下一点呢"))
+    assert request_.sent()[2]["text"] == html_text(core.handle("下一点呢", "nothing asked"))
 
 
 async def test_users_of_a_group_keep_their_own_context(
