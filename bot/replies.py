@@ -1081,7 +1081,13 @@ def rendering_problems(bot: FaqBot) -> list[Problem]:
         ("feedback", partial(bot.feedback, "", True)),
         ("/start in a group", partial(bot.group_start, "bot")), ("a sticker", bot.non_text),
         ("a stale button", bot.stale_button),
+        ("/lang 繁", partial(bot.lang, "繁", "validate")), ("/lang x", partial(bot.lang, "x")),
+        ("a follow-up without context", bot._no_context),
     ]
+    replies.extend((f"small talk {kind.value}", partial(bot.small_talk, kind))
+                   for kind in SmallTalk)
+    replies.extend((f"the source of {p.id}", partial(bot._source, p.id))
+                   for p in report.passages if p.kind != Kind.PART)
     replies.extend((f"passage {p.id}", partial(bot.show, p.id)) for p in report.passages)
     replies.extend((f"section {s.id}", partial(bot.section, s)) for s in report.sections)
     replies.extend(

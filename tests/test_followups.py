@@ -5,11 +5,13 @@ always wins."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import sqlite3
 from pathlib import Path
 
 import pytest
 
+from bot.cli import chat
 from bot.config import ConfigError, load_settings
 from bot.followups import Asked, FollowUp, recognise
 from bot.replies import FaqBot
@@ -227,8 +229,8 @@ def test_an_unusable_file_keeps_contexts_in_memory_without_raising(tmp_path: Pat
 
 def test_memory_contexts_are_bounded(clock: Clock) -> None:
     memory = ContextMemory(max_chats=2, clock=clock)
-    for chat in ("a", "b", "c"):
-        memory.remember_context(chat, "s1")
+    for key in ("a", "b", "c"):
+        memory.remember_context(key, "s1")
     assert [memory.recall_context(c, 60) for c in ("a", "b", "c")] == [None, "s1", "s1"]
 
 
@@ -240,3 +242,12 @@ def test_the_settings_default_applies_to_a_bot_built_without_config(faq_bot: Faq
     bot.handle("督查这块怎么搞的", CHAT)
     clock.now += 61
     assert not bot.handle("下一点呢", CHAT).answered
+
+
+def test_the_console_chat_is_one_conversation(faq_bot: FaqBot) -> None:
+    out = io.StringIO()
+    bot = FaqBot(faq_bot.settings, faq_bot.index)
+    chat(bot, io.StringIO("督查这块怎么搞的\n下一点呢\n这是哪一部分的\n"), out, interactive=False)
+    answers = out.getvalue().split("\n\n")
+    assert answers[1].strip() == bot.show("s2.m4").plain()
+    assert answers[2].strip() == bot.section(bot.report.sections[1]).plain()

@@ -10,7 +10,7 @@ import pytest
 
 from bot.config import Settings
 from bot.evaluation import load_questions
-from bot.replies import FaqBot
+from bot.replies import FaqBot, rendering_problems
 from bot.smalltalk import SmallTalk, recognise
 from bot.store import SqliteStore
 from bot.suite import Thresholds, imported_index
@@ -136,3 +136,10 @@ def test_a_report_without_alternate_questions_offers_questions_from_its_titles(
     template = settings.text("decline_question", topic="§").split("§")[0]
     assert all(b.text.startswith(template) for b in reply.blocks if b.kind == "item")
     assert all(bot.action(b.action) is not None for b in examples)
+
+
+def test_validate_renders_small_talk_with_the_configs_texts(faq_bot: FaqBot) -> None:
+    broken = {**faq_bot.settings.texts, "smalltalk_thanks": "{report[99]}"}
+    bot = FaqBot(dataclasses.replace(faq_bot.settings, texts=broken), faq_bot.index)
+    problems = [p.message for p in rendering_problems(bot)]
+    assert [m.split(" cannot be shown")[0] for m in problems] == ["small talk thanks"]
