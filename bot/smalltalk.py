@@ -168,7 +168,7 @@ def recognise(text: str) -> Recognised | None:
     squeezed = _squeezed(text)
     if not squeezed:
         return None
-    kinds, phrase_end, end = _consume(squeezed)
+    kinds, phrase_end, end = _consume(squeezed[:MAX_SMALL_TALK_CHARS])
     if not kinds:
         return None
     kind = min(kinds, key=_KINDS.index)
@@ -187,6 +187,9 @@ def recognise(text: str) -> Recognised | None:
     return Recognised(None, rest)
 
 
+# Small talk is a few words (the longest of ours, 谢谢你的帮助再见啦哈哈, is 12): a longer
+# message is read only this far for a greeting before its question, which bounds the work.
+MAX_SMALL_TALK_CHARS = 40
 _SAYING_CHARS = 16  # what follows a greeting and asks nothing: a short remark, not a request
 
 

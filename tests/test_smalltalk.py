@@ -4,6 +4,7 @@ bot's voice with example questions from the report to tap."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,11 @@ def test_validate_renders_small_talk_with_the_configs_texts(faq_bot: FaqBot) -> 
     bot = FaqBot(dataclasses.replace(faq_bot.settings, texts=broken), faq_bot.index)
     problems = [p.message for p in rendering_problems(bot)]
     assert [m.split(" cannot be shown")[0] for m in problems] == ["small talk thanks"]
+
+
+@pytest.mark.parametrize("text", ["你好" * 2048, "哈" * 4096, "谢谢你" * 1300])
+def test_a_long_message_is_read_quickly_and_is_no_small_talk(text: str) -> None:
+    started = time.perf_counter()
+    recognised = recognise(text)
+    assert time.perf_counter() - started < 0.5  # generous: a few thousand characters
+    assert recognised is None or recognised.kind is None
