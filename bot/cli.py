@@ -28,6 +28,7 @@ from bot.store import SqliteStore, StoreError
 # A scraped report is about 40 KB; 4 MB is a hundred of them, and read whole into memory.
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
 DEBUG_ENV = "FAQBOT_DEBUG"  # FAQBOT_DEBUG=1: show the traceback of an unexpected error
+CONSOLE_CHAT = "console"  # the console chat is one conversation (follow-ups, /lang)
 CHAT_HINT = "（输入问题或命令；数字按按钮；:good / :bad 评价上一个回答；:quit 退出）"
 NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set: create a bot with @BotFather and run "
@@ -312,9 +313,9 @@ def chat(bot: FaqBot, stdin: TextIO, stdout: TextIO, interactive: bool) -> int:
         if text in (":good", ":bad"):
             reply = bot.feedback(last.passage_id, text == ":good", last_question)
         elif 1 <= (pressed := _button_number(text)) <= len(buttons):
-            reply = bot.action(buttons[pressed - 1].action) or bot.stale_button()
+            reply = bot.action(buttons[pressed - 1].action, CONSOLE_CHAT) or bot.stale_button()
         else:
-            reply = bot.handle(text)
+            reply = bot.handle(text, CONSOLE_CHAT)
             last_question = text
         if reply.passage_id:
             last = reply

@@ -20,6 +20,9 @@ from bot.errors import FaqbotError
 
 DEFAULT_CONFIG = Path("config.yaml")
 DEFAULT_RETENTION_DAYS = 90  # a quarter: long enough to see which questions recur
+DEFAULT_CONTEXT_MINUTES = 10  # a follow-up reads the last answer this long: one conversation
+MAX_CONTEXT_MINUTES = 1440  # a day: beyond it, 下一点呢 would follow an answer long forgotten
+REPLY_SCRIPTS = ("auto", "simplified", "traditional")  # bot.script: follow the question or fix
 MAX_RETENTION_DAYS = 3650  # ten years: anything larger is a typo
 MAX_CONFIG_BYTES = 256 * 1024  # ours is 2 KB; room for long texts, none for a YAML bomb
 # Allowed range of every number of the settings, and why (config.yaml repeats them).
@@ -93,6 +96,8 @@ class Settings:
     retention_days: int = DEFAULT_RETENTION_DAYS  # use log records older than this are deleted
     log_format: str = "text"  # text | json (one object per line)
     log_message_text: bool = False  # log what users typed (escaped, clipped); off: lengths only
+    context_minutes: int = DEFAULT_CONTEXT_MINUTES  # follow-ups read the last answer this long
+    reply_script: str = "auto"  # auto (the question's script) | simplified | traditional
 
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
@@ -138,6 +143,26 @@ DEFAULT_TEXTS: dict[str, str] = {
     "short_description": "用中文提问，从《{report}》原文中找答案并注明出处。",
     "inline_open": "打开机器人提问",
     "share": "📤 分享",
+    "smalltalk_greeting": "您好！我是《{report}》问答机器人，关于这份报告的问题都可以问我。",
+    "smalltalk_thanks": "不客气！还想了解什么，随时问我。",
+    "smalltalk_goodbye": "再见！需要时随时来问。",
+    "smalltalk_identity": "我是《{report}》的问答机器人：您用中文提问，"
+                          "我从报告原文中找出答案并注明出处。",
+    "smalltalk_abilities": "直接打字提问就行：报告讲了什么、某一部分或某一点的内容、谁写的，"
+                           "我都从原文中回答；也可以查看目录和口号。答完后还可以问“详细说说”"
+                           "“下一点呢”“出处在哪”。",
+    "smalltalk_praise": "谢谢夸奖！很高兴能帮上忙。",
+    "smalltalk_complaint": "抱歉没能答好。换个说法再问一次试试，或者从下面的问题开始；"
+                           "也可以点回答下的 👎 告诉我们。",
+    "smalltalk_insult": "我会继续努力。关于报告的问题，我很乐意回答。",
+    "smalltalk_examples": "可以这样问：",
+    "follow_up_source": "这段出自《{report}》：{path}。",
+    "follow_up_first": "这已经是报告的第一段了。",
+    "follow_up_last": "这已经是报告的最后一段了。",
+    "follow_up_no_context": "请先提一个问题，我再接着讲（比如问完后说“详细说说”“下一点呢”）。",
+    "follow_up_no_section": "这一段是报告的{title}，不属于某一部分。",
+    "lang_set": "好的，之后的回复使用{script}。",
+    "lang_usage": "用法：/lang 繁（繁体）、/lang 简（简体）或 /lang auto（跟随提问的字体）。",
 }
 
 
@@ -266,7 +291,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         raw = _read_config(path)
     base = path.parent if path.is_file() else Path.cwd()
     allowed = {"content", "cache_dir", "feedback_db", "retention_days", "match", "telegram",
-               "texts", "log_format", "log_message_text"}
+               "texts", "log_format", "log_message_text",
+               "context_minutes", "reply_script"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}'")
@@ -303,6 +329,14 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     log_message_text = raw.get("log_message_text", False)
     if not isinstance(log_message_text, bool):
         raise ConfigError(f"{path}: 'log_message_text' must be true or false")
+    context_minutes = raw.get("context_minutes", DEFAULT_CONTEXT_MINUTES)
+    if (not isinstance(context_minutes, int) or isinstance(context_minutes, bool)
+            or not 1 <= context_minutes <= MAX_CONTEXT_MINUTES):
+        raise ConfigError(f"{path}: 'context_minutes' must be a whole number of minutes from 1 "
+                          f"to {MAX_CONTEXT_MINUTES}")
+    reply_script = raw.get("reply_script", "auto")
+    if reply_script not in REPLY_SCRIPTS:
+        raise ConfigError(f"{path}: 'reply_script' must be one of {', '.join(REPLY_SCRIPTS)}")
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")
@@ -319,4 +353,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         retention_days=retention_days,
         log_format=log_format,
         log_message_text=log_message_text,
+        context_minutes=context_minutes,
+        reply_script=reply_script,
     )

@@ -45,6 +45,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -52,6 +53,9 @@ from bot import safe_yaml
 from bot.content import AUTHOR_ID, CLOSING_ID, INTRO_ID, Passage, Report
 from bot.search import SECTIONS_ID, SLOGANS_ID, Band, Index
 from bot.textnorm import Segmenter, normalize
+
+if TYPE_CHECKING:  # the quality tools use the bot; the bot never imports them
+    from bot.replies import FaqBot, Reply
 
 MAX_QUESTIONS_BYTES = 2 * 1024 * 1024  # ours are 30-60 KB; the same cap as content
 TOP_K = 3
@@ -628,3 +632,163 @@ def as_dict(comparison: Comparison) -> dict[str, object]:
 
 def format_json(comparison: Comparison) -> str:
     return json.dumps(as_dict(comparison), ensure_ascii=False, indent=2)
+
+
+# --- conversations ------------------------------------------------------------------
+#
+# A conversation set is a YAML list of ``{persona, turns: [{say, expect}]}``, put through
+# FaqBot.handle turn by turn with one chat key per conversation (follow-ups read the
+# conversation's context). ``expect`` is ``smalltalk:<kind>``, a heading as the report
+# prints it (or intro, closing, author), or ``decline``. Each turn is scored in a category:
+# smalltalk (it expects small talk), follow-up (its line carries a ``# follow-up`` tag, or
+# ``category: follow-up``), else question. A turn expecting ``decline`` is right when the
+# reply is an honest no: a decline, or a measure the source lost.
+
+SMALLTALK_PREFIX = "smalltalk:"
+CONVERSATION_DECLINE = "decline"
+FOLLOW_UP = "follow-up"
+_FOLLOW_UP_TAG = re.compile(r"#\s*follow-up\b")
+_TURN_KEYS = ("say", "expect")
+_TURN_OPTIONAL = ("category",)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    persona: str
+    turns: tuple[Question, ...]  # say as text; expect as written until resolved
+    line: int = 0
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    """Read and validate a conversation set; QuestionSetError names the file and line."""
+    from bot.smalltalk import SmallTalk
+
+    try:
+        text = safe_yaml.read_text(path, MAX_QUESTIONS_BYTES)
+        root = safe_yaml.compose(path, text)
+    except safe_yaml.YamlFileError as error:
+        raise QuestionSetError(str(error)) from None
+    lines = text.splitlines()
+
+    def fail(node: Node, message: str) -> QuestionSetError:
+        return QuestionSetError(f"{path}:{node.start_mark.line + 1}: {message}")
+
+    def text_of(node: Node, what: str) -> str:
+        if not (isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:str"
+                and node.value.strip()):
+            raise fail(node, f"{what} must be non-empty text")
+        return str(node.value).strip()
+
+    def mapping(node: Node, keys: tuple[str, ...], optional: tuple[str, ...],
+                what: str) -> dict[str, Node]:
+        if not isinstance(node, MappingNode):
+            raise fail(node, f"each {what} must be a mapping with {', '.join(keys)}")
+        fields: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else str(key_node)
+            if key not in keys + optional:
+                raise fail(key_node, f"unknown key '{key}' (expected {', '.join(keys)})")
+            if key in fields:
+                raise fail(key_node, f"duplicate key '{key}'")
+            fields[key] = value_node
+        for key in keys:
+            if key not in fields:
+                raise fail(node, f"missing key '{key}'")
+        return fields
+
+    if root is None:
+        raise QuestionSetError(f"{path}:1: the conversation file is empty")
+    if not isinstance(root, SequenceNode) or not root.value:
+        raise fail(root, "a conversation set is a list of {persona, turns: [{say, expect}]}")
+    kinds = {f"{SMALLTALK_PREFIX}{kind.value}" for kind in SmallTalk}
+    conversations = []
+    for item in root.value:
+        fields = mapping(item, ("turns",), ("persona",), "conversation")
+        persona = text_of(fields["persona"], "'persona'") if "persona" in fields else ""
+        turns_node = fields["turns"]
+        if not isinstance(turns_node, SequenceNode) or not turns_node.value:
+            raise fail(turns_node, "'turns' must be a list of {say, expect}")
+        turns = []
+        for turn in turns_node.value:
+            turn_fields = mapping(turn, _TURN_KEYS, _TURN_OPTIONAL, "turn")
+            say = text_of(turn_fields["say"], "'say'")
+            expect = text_of(turn_fields["expect"], "'expect'")
+            if expect.startswith(SMALLTALK_PREFIX) and expect not in kinds:
+                raise fail(turn_fields["expect"], f"unknown small talk '{expect}' (expected "
+                                                  f"{', '.join(sorted(kinds))})")
+            first, last = turn.start_mark.line, turn.end_mark.line
+            tagged = any(_FOLLOW_UP_TAG.search(line) for line in lines[first:last + 1])
+            if "category" in turn_fields:
+                category = text_of(turn_fields["category"], "'category'")
+            elif expect.startswith(SMALLTALK_PREFIX):
+                category = "smalltalk"
+            else:
+                category = FOLLOW_UP if tagged else "question"
+            written = () if expect == CONVERSATION_DECLINE else (expect,)
+            line = turn_fields["expect"].start_mark.line + 1
+            turns.append(Question(say, written, category, turn.start_mark.line + 1, persona,
+                                  (line,) * len(written)))
+        conversations.append(Conversation(persona, tuple(turns), item.start_mark.line + 1))
+    return conversations
+
+
+def resolve_conversations(conversations: Sequence[Conversation], index: Index, source: str,
+                          aliases: dict[str, str] | None = None) -> list[Conversation]:
+    """Every expected heading as ids of the index's report; small talk stays as written."""
+    resolved = []
+    for conversation in conversations:
+        turns = []
+        for turn in conversation.turns:
+            if turn.expect and turn.expect[0].startswith(SMALLTALK_PREFIX):
+                turns.append(turn)
+            else:
+                turns.extend(resolve_questions([turn], index, source, aliases))
+        resolved.append(replace(conversation, turns=tuple(turns)))
+    return resolved
+
+
+def conversation_prediction(bot: FaqBot, reply: Reply) -> Prediction:
+    """What a reply did, as a prediction: its small talk, or the passage it shows (a
+    measure the source lost counts as an honest no, as a decline does)."""
+    if reply.small_talk is not None:
+        return Prediction((f"{SMALLTALK_PREFIX}{reply.small_talk.value}",), 100, True)
+    result = reply.result
+    score = result.hits[0].score if result is not None and result.hits else 0
+    shown = reply.passage_id
+    honest_no = not reply.answered or (bool(shown) and bot.lost_measure_id(shown))
+    hedged = result is not None and result.band == Band.PROBABLE
+    return Prediction((shown,) if shown else (), score, not honest_no, hedged)
+
+
+def converse(bot: FaqBot, conversations: Sequence[Conversation]) -> list[Prediction]:
+    """Each conversation through FaqBot.handle under its own chat key, turn by turn."""
+    predictions = []
+    for number, conversation in enumerate(conversations):
+        chat_key = f"eval:{number}"
+        for turn in conversation.turns:
+            predictions.append(conversation_prediction(bot, bot.handle(turn.text, chat_key)))
+    return predictions
+
+
+def compare_conversations(bot: FaqBot, conversations: Sequence[Conversation],
+                          source: str = "", aliases: dict[str, str] | None = None
+                          ) -> Comparison:
+    """The conversations through the bot, and each turn alone through BM25 (a lookup with
+    no small talk and no context: the baseline a conversation has to beat)."""
+    index = bot.index
+    resolved = resolve_conversations(conversations, index, source or "conversations", aliases)
+    turns = [turn for conversation in resolved for turn in conversation.turns]
+    bot_evaluation = evaluate("bot", turns, converse(bot, resolved))
+    baseline = Bm25Baseline(index.report.passages, index.data.segmenter)
+    raw = [baseline.rank(turn.text) for turn in turns]
+    threshold = fit_threshold(turns, raw)
+    bm25 = evaluate("bm25", turns, with_threshold(raw, threshold), threshold)
+    notes = (
+        f"{len(resolved)} conversations through FaqBot.handle, one chat key each; "
+        "categories: smalltalk, follow-up (tagged # follow-up), question",
+        "bm25 = each turn alone (no small talk, no context), declining below "
+        + (f"{threshold:.2f}" if threshold != math.inf else "every score")
+        + " (fitted on this set)",
+        "a turn expecting decline is right when the reply is a decline or a lost measure",
+    )
+    return Comparison(source, bot_evaluation, bm25, notes)

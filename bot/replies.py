@@ -15,12 +15,15 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
+from bot import followups, smalltalk
 from bot.config import Settings
 from bot.content import (
     INTRO_ID,
@@ -32,6 +35,8 @@ from bot.content import (
     numeral,
     parse_number,
 )
+from bot.followups import Asked, FollowUp
+from bot.script import Script, convert, detect
 from bot.search import (
     Band,
     Hit,
@@ -42,8 +47,9 @@ from bot.search import (
     SloganList,
     TableOfContents,
 )
-from bot.store import SqliteStore, Store
-from bot.textnorm import compact
+from bot.smalltalk import SmallTalk
+from bot.store import ContextMemory, SqliteStore, Store
+from bot.textnorm import compact, to_simplified
 
 TOC_TITLE = "报告目录"
 SLOGAN_LIST_TITLE = "报告中的口号和提法"
@@ -58,6 +64,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("summary", "报告摘要"),
     ("slogans", SLOGAN_LIST_TITLE),
     ("slogan", "查找口号，如 /slogan 忠诚"),
+    ("lang", "回复用繁体或简体，如 /lang 繁"),
 )
 FUZZY_TITLE = 60  # partial_ratio a title needs when no passage contains the typed words
 PLAIN_MARK = ("【", "】")  # the answering sentence in plain text (bold in Telegram)
@@ -75,6 +82,19 @@ NAV_TITLE_CHARS = 6  # ◀ 一是立足对… : three buttons on one row still f
 ONE_ROW_CHARS = 16  # related buttons longer than this together go one per row (phones cut them)
 INLINE_PAGE = 10  # inline results per page (Telegram allows 50; ten fit a phone's list)
 SHARE_QUERY_CHARS = 64  # the share button's inline query: a title, clipped
+SMALL_TALK_EXAMPLES = 3  # example questions under a small-talk reply: one screen
+EXAMPLE_LABEL_CHARS = 20  # an example question's button label on a phone
+SECONDS_PER_MINUTE = 60
+SCRIPT_CHATS = 100_000  # chats whose script is remembered in memory (oldest forgotten)
+# /lang arguments -> the reply script they fix (or auto: the question's)
+LANG_ARGUMENTS = {
+    "繁": "traditional", "繁体": "traditional", "繁體": "traditional", "正體": "traditional",
+    "traditional": "traditional", "tw": "traditional", "hk": "traditional",
+    "简": "simplified", "简体": "simplified", "簡": "simplified", "簡體": "simplified",
+    "simplified": "simplified", "cn": "simplified",
+    "auto": "auto", "自动": "auto", "自動": "auto",
+}
+SCRIPT_NAMES = {"traditional": "繁体字", "simplified": "简体字", "auto": "与提问相同的字体"}
 # /start payloads allow only A-Z a-z 0-9 _ -: a measure s3.m1 is linked as s3_m1 (or s3-m1)
 _DEEP_LINK_MEASURE = re.compile(r"(s[0-9]+)[_-](m[0-9]+)")
 # Passages ◀ ▶ step through, in the report's order (slogans are quotes from these).
@@ -82,6 +102,9 @@ _READING_KINDS = frozenset(
     {Kind.INTRO, Kind.SECTION, Kind.MEASURE, Kind.PART, Kind.CLOSING, Kind.AUTHOR}
 )
 _RATED_KINDS = _READING_KINDS | {Kind.SLOGAN}  # answers from a passage get 👍 👎
+
+
+_Kept = TypeVar("_Kept")
 
 
 @dataclass(frozen=True)
@@ -117,6 +140,7 @@ class Reply:
     answered: bool = True
     result: SearchResult | None = field(default=None, compare=False)
     passage_id: str = ""  # the passage shown, for feedback
+    small_talk: SmallTalk | None = None  # the small talk this reply answers
 
     def plain(self) -> str:
         """Plain text for the console (a marked sentence in 【】)."""
@@ -185,6 +209,12 @@ class FaqBot:
             p for p in self.report.passages
             if p.kind in _READING_KINDS
         )
+        # the last passage answered per conversation: in the store, so that every process
+        # of the bot reads it; without one, in memory
+        self.contexts: Store | ContextMemory = store if store is not None else ContextMemory()
+        # per conversation: the script /lang fixed, and the one its last question was in
+        self._fixed_scripts: OrderedDict[str, str] = OrderedDict()
+        self._seen_scripts: OrderedDict[str, Script] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings, record: bool = False) -> FaqBot:
@@ -215,15 +245,22 @@ class FaqBot:
 
     # --- entry points ---------------------------------------------------------
 
-    def handle(self, text: str) -> Reply:
-        """Whatever a user typed: a /command or a question."""
+    def handle(self, text: str, chat_key: str = "") -> Reply:
+        """Whatever a user typed: a /command or a question. ``chat_key`` names the
+        conversation (a chat, a user in a group): follow-ups and /lang are kept per key."""
         text = text.strip()
         if text.startswith("/"):
             name, _, argument = text[1:].partition(" ")
-            return self.command(name.split("@", 1)[0].lower(), argument.strip())
-        return self.ask(text)
+            return self.command(name.split("@", 1)[0].lower(), argument.strip(), chat_key)
+        return self.ask(text, chat_key)
 
-    def command(self, name: str, argument: str = "") -> Reply:
+    def command(self, name: str, argument: str = "", chat_key: str = "") -> Reply:
+        """A /command (its name without the slash), in the conversation's script."""
+        if name == "lang":
+            return self.lang(argument, chat_key)
+        return self._scripted(self._command(name, argument), argument, chat_key)
+
+    def _command(self, name: str, argument: str) -> Reply:
         handlers = {
             "start": self.start,
             "help": lambda _: self.help(),
@@ -238,9 +275,17 @@ class FaqBot:
             return self._note(self.settings.text("unknown_command", command="/" + name))
         return handler(argument)
 
-    def action(self, data: str) -> Reply | None:
+    def action(self, data: str, chat_key: str = "") -> Reply | None:
         """A button press; None when the data names no action: unknown, malformed, or
-        stale (a passage the content no longer has)."""
+        stale (a passage the content no longer has). A passage shown becomes the
+        conversation's context; the reply is in the conversation's script."""
+        reply = self._action(data)
+        if reply is None:
+            return None
+        self._remember(reply, chat_key)
+        return self._scripted(reply, "", chat_key)
+
+    def _action(self, data: str) -> Reply | None:
         kind, _, value = data.partition(":")
         if data in ("toc", "slogans", "examples"):
             return {"toc": self.sections, "slogans": self.slogans,
@@ -267,10 +312,35 @@ class FaqBot:
         bad = VOTED_BAD_LABEL if vote is False else BAD_LABEL
         return _row((good, f"fb:good:{passage_id}"), (bad, f"fb:bad:{passage_id}"))
 
-    def ask(self, question: str) -> Reply:
-        """A free-text question: the best passage, or a decline with suggestions."""
+    def ask(self, question: str, chat_key: str = "") -> Reply:
+        """A free-text message: small talk, a follow-up on the conversation's last answer,
+        or a question (the best passage, or a decline with suggestions); in the script
+        the conversation asks in."""
+        return self._scripted(self._answer(question, chat_key), question, chat_key)
+
+    def _answer(self, question: str, chat_key: str) -> Reply:
         if not question.strip():
             return self._note(self.settings.text("empty"))
+        simplified = to_simplified(question)  # the phrases are written in simplified script
+        talk = smalltalk.recognise(simplified)
+        if talk is not None and talk.kind is not None:
+            return self.small_talk(talk.kind)
+        follow_up = followups.recognise(simplified)
+        if follow_up is not None:
+            context = self.contexts.recall_context(
+                chat_key, self.settings.context_minutes * SECONDS_PER_MINUTE)
+            reply = self._follow_up(follow_up, context) if context else None
+            if reply is not None:
+                self._remember(reply, chat_key)
+                return reply
+            if context is None and follow_up.asked != Asked.OTHER_SECTION:
+                return self._no_context()  # 下一点呢 after nothing: say so, never guess
+        reply = self.search(talk.question if talk is not None else question)
+        self._remember(reply, chat_key)
+        return reply
+
+    def search(self, question: str) -> Reply:
+        """A question alone (no small talk, no context): the best passage, or a decline."""
         result = self.index.search(question, k=1 + self.settings.match.related)
         best_score = result.hits[0].score if result.hits else 0
         if self.store is not None and (not result.answered or best_score < LOW_CONFIDENCE):
@@ -500,7 +570,171 @@ class FaqBot:
             path=f"{section.short_heading} › {measure}",
         )
 
+    def small_talk(self, kind: SmallTalk) -> Reply:
+        """A short reply in the bot's voice, and example questions from the report to tap."""
+        blocks = [Block("text", self.settings.text(f"smalltalk_{kind.value}",
+                                                   report=self.report.name))]
+        examples = self._example_questions()
+        if examples:  # a different few for each kind: the same three every time reads canned
+            start = list(SmallTalk).index(kind) % len(examples)
+            examples = (examples[start:] + examples[:start])[:SMALL_TALK_EXAMPLES]
+            blocks.append(Block("note", self.settings.text("smalltalk_examples")))
+            blocks.extend(Block("item", question) for question, _ in examples)
+        buttons = [_row((_clip(q, EXAMPLE_LABEL_CHARS), f"p:{pid}")) for q, pid in examples]
+        buttons.append(_row(TOC_BUTTON, EXAMPLES_BUTTON))
+        return Reply(tuple(blocks), tuple(buttons), False, small_talk=kind)
+
+    def lang(self, argument: str, chat_key: str = "") -> Reply:
+        """/lang 繁 | 简 | auto: the script of this conversation's replies."""
+        choice = LANG_ARGUMENTS.get(argument.strip().lower())
+        if choice is None:
+            return self._scripted(self._note(self.settings.text("lang_usage")), argument,
+                                  chat_key)
+        _remember_recent(self._fixed_scripts, chat_key, choice, SCRIPT_CHATS)
+        reply = self._note(self.settings.text("lang_set", script=SCRIPT_NAMES[choice]))
+        return self._scripted(reply, argument, chat_key)
+
+    def reply_script(self, text: str, chat_key: str = "") -> Script:
+        """The script a reply goes out in: the conversation's /lang, else the config's
+        reply_script, else (auto) the script of what was typed, or of the conversation's
+        last message that told (你好 and button presses tell nothing)."""
+        choice = self._fixed_scripts.get(chat_key, self.settings.reply_script)
+        seen = detect(text) if text else None
+        if seen is not None:
+            _remember_recent(self._seen_scripts, chat_key, seen, SCRIPT_CHATS)
+        else:
+            seen = self._seen_scripts.get(chat_key)
+        if choice == "simplified":
+            return Script.SIMPLIFIED
+        if choice == "traditional":
+            return seen if seen in (Script.TAIWAN, Script.HONG_KONG) else Script.TAIWAN
+        return seen or Script.SIMPLIFIED
+
+    def _scripted(self, reply: Reply, text: str, chat_key: str) -> Reply:
+        return in_script(reply, self.reply_script(text, chat_key))
+
+    def _remember(self, reply: Reply, chat_key: str) -> None:
+        """An answer's passage becomes the conversation's context (a lost measure does not:
+        its section's next follow-up still reads the passage before it)."""
+        passage_id = reply.passage_id
+        if (chat_key and reply.answered and passage_id and self._showable(passage_id)
+                and self._lost_measure(passage_id) is None):
+            self.contexts.remember_context(chat_key, passage_id)
+
+    def _follow_up(self, follow_up: FollowUp, passage_id: str) -> Reply | None:
+        """The reply to a follow-up on the passage in context; None when it does not apply
+        (the matcher reads the message as a question instead)."""
+        passage = self.index.passage(passage_id)
+        # a part of a long measure stands for the measure, a slogan for its passage
+        quoted = passage is not None and passage.kind in (Kind.PART, Kind.SLOGAN)
+        unit = passage.parent if quoted and passage is not None and passage.parent \
+            else passage_id
+        section = self._section_of(unit)
+        match follow_up.asked:
+            case Asked.MORE:
+                return self.show(unit)
+            case Asked.NEXT | Asked.PREVIOUS:
+                return self._neighbour(unit, 1 if follow_up.asked == Asked.NEXT else -1)
+            case Asked.SECTION:
+                if section is not None:
+                    return self.section(section)
+                title = passage.title if passage is not None else unit
+                return replace(self._note(self.settings.text("follow_up_no_section",
+                                                             title=title)), passage_id=unit)
+            case Asked.SOURCE:
+                return self._source(unit)
+            case Asked.MEASURE:
+                number = follow_up.number
+                if section is None or number is None:
+                    return None
+                measure = next((m for m in section.measures if m.number == number), None)
+                if measure is not None:
+                    return self.show(measure.id)
+                if number in section.missing_measures:
+                    return self._missing(LostMeasure(section, number))
+                return self._absent(NotInReport(section.number, number))
+            case Asked.OTHER_SECTION:
+                number = follow_up.number
+                other = self.report.section(number) if number is not None else None
+                if other is not None:
+                    return self.section(other)
+                return self._absent(NotInReport(number or 0))
+        return None
+
+    def _no_context(self) -> Reply:
+        """A follow-up with nothing answered before it (or answered too long ago)."""
+        examples = self._example_questions()[:SMALL_TALK_EXAMPLES]
+        buttons = [_row((_clip(q, EXAMPLE_LABEL_CHARS), f"p:{pid}")) for q, pid in examples]
+        buttons.append(_row(TOC_BUTTON, EXAMPLES_BUTTON))
+        return Reply((Block("text", self.settings.text("follow_up_no_context")),),
+                     tuple(buttons), False)
+
+    def _units(self) -> list[str]:
+        """What ◀ ▶ and 下一点 step through: the reading order, a long measure once."""
+        units: list[str] = []
+        for passage in self.reading_order:
+            unit = passage.parent if passage.kind == Kind.PART else passage.id
+            if not units or units[-1] != unit:
+                units.append(unit)
+        return units
+
+    def _neighbour(self, unit: str, step: int) -> Reply:
+        units = self._units()
+        if unit not in units:
+            return self.show(unit)
+        position = units.index(unit) + step
+        if not 0 <= position < len(units):
+            edge = "follow_up_last" if step > 0 else "follow_up_first"
+            return replace(self._note(self.settings.text(edge)), passage_id=unit)
+        return self.show(units[position])
+
+    def _section_of(self, unit: str) -> Section | None:
+        for section in self.report.sections:
+            if section.id == unit or any(m.id == unit for m in section.measures):
+                return section
+        return None
+
+    def _source(self, unit: str) -> Reply:
+        """Where the passage in context stands in the report, and a button to read it."""
+        passage = self.index.passage(unit)
+        parts = [p for p in self.reading_order if p.kind == Kind.PART and p.parent == unit]
+        if passage is not None:
+            title, path = passage.title, passage.path
+        elif parts:
+            title, path = parts[0].title.rsplit("（", 1)[0], parts[0].path.rsplit(" › ", 1)[0]
+        else:
+            return self.show(unit)
+        blocks = (Block("heading", title),
+                  Block("text", self.settings.text("follow_up_source", report=self.report.name,
+                                                   path=path)))
+        buttons = (_row(("📄 查看原文", f"p:{unit}"), TOC_BUTTON),)
+        return Reply(blocks, buttons, True, passage_id=unit)
+
+    def _example_questions(self) -> list[tuple[str, str]]:
+        """Example questions and their passages: the content's alternate questions, or for
+        a report without them (an imported one) questions built from its measures' and
+        sections' titles."""
+        examples = self._examples()
+        if examples:
+            return examples
+        built: dict[str, str] = {}
+        for section in self.report.sections:
+            for unit_id, title in ((m.id, m.title) for m in section.measures[:1]):
+                built.setdefault(self._titled_question(unit_id, title), unit_id)
+        for section in self.report.sections:
+            built.setdefault(self._titled_question(section.id, section.title), section.id)
+        return list(built.items())[:6]
+
+    def _titled_question(self, passage_id: str, title: str) -> str:
+        topic = _one_line(self._topic(passage_id, title))
+        topic = _clip(_TITLE_CUT.split(topic, 1)[0].strip("“”\"' "), SUGGESTED_TOPIC_CHARS)
+        return self.settings.text("decline_question", topic=topic or title)
+
     # --- helpers --------------------------------------------------------------
+
+    def lost_measure_id(self, passage_id: str) -> bool:
+        """The id names a measure the source lost (its reply says so: an honest no)."""
+        return self._lost_measure(passage_id) is not None
 
     def _showable(self, passage_id: str) -> bool:
         """A passage id ``show`` has a reply for: a passage, a long measure, a lost one."""
@@ -769,6 +1003,31 @@ _TITLE_CUT = re.compile("[,，;；。:：]")  # a title's first clause names its
 _QUESTION = re.compile(r"什么|怎么|怎样|如何|哪|吗|多少|几|谁|为什么")
 
 
+def in_script(reply: Reply, script: Script) -> Reply:
+    """The reply with all its words (blocks and button labels, never button data) in
+    ``script``; a marked sentence stays marked (each piece converted on its own)."""
+    if script == Script.SIMPLIFIED:
+        return reply
+    blocks = []
+    for block in reply.blocks:
+        before, marked, after = (convert(piece, script) for piece in block.pieces())
+        mark = (len(before), len(before) + len(marked)) if block.mark is not None else None
+        blocks.append(replace(block, text=before + marked + after, mark=mark))
+    buttons = tuple(
+        tuple(replace(button, label=convert(button.label, script)) for button in row)
+        for row in reply.buttons
+    )
+    return replace(reply, blocks=tuple(blocks), buttons=buttons)
+
+
+def _remember_recent(kept: OrderedDict[str, _Kept], key: str, value: _Kept, limit: int) -> None:
+    """Keep a value per conversation, forgetting the oldest beyond ``limit``."""
+    kept[key] = value
+    kept.move_to_end(key)
+    while len(kept) > limit:
+        kept.popitem(last=False)
+
+
 def _measure_name(number: int) -> str:
     """A measure as the report names it: 三是."""
     return f"{numeral(number)}是"
@@ -822,7 +1081,13 @@ def rendering_problems(bot: FaqBot) -> list[Problem]:
         ("feedback", partial(bot.feedback, "", True)),
         ("/start in a group", partial(bot.group_start, "bot")), ("a sticker", bot.non_text),
         ("a stale button", bot.stale_button),
+        ("/lang 繁", partial(bot.lang, "繁", "validate")), ("/lang x", partial(bot.lang, "x")),
+        ("a follow-up without context", bot._no_context),
     ]
+    replies.extend((f"small talk {kind.value}", partial(bot.small_talk, kind))
+                   for kind in SmallTalk)
+    replies.extend((f"the source of {p.id}", partial(bot._source, p.id))
+                   for p in report.passages if p.kind != Kind.PART)
     replies.extend((f"passage {p.id}", partial(bot.show, p.id)) for p in report.passages)
     replies.extend((f"section {s.id}", partial(bot.section, s)) for s in report.sections)
     replies.extend(

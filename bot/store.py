@@ -24,6 +24,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,9 @@ WARNING_INTERVAL_SECONDS = 60.0  # one warning per kind of failure per minute
 PURGE_INTERVAL_SECONDS = 3600.0  # expired records are deleted hourly (and when the writer starts)
 CLOSE_WAIT_SECONDS = 2.0  # close() waits this long for queued records, so shutdown stays quick
 SECONDS_PER_DAY = 86400
+# A conversation's context is read for minutes (config context_minutes); kept a day at most.
+CONTEXT_KEEP_SECONDS = SECONDS_PER_DAY
+MEMORY_CHATS = 100_000  # contexts kept in memory: the busiest bot's chats of a day
 RATER_KEY_CHARS = 16  # 64 bits of the keyed hash: no collisions among a bot's users
 
 _SCHEMA = """
@@ -52,6 +56,9 @@ CREATE TABLE IF NOT EXISTS ratings (
     rater TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contexts (
+    chat TEXT PRIMARY KEY, passage_id TEXT NOT NULL, at REAL NOT NULL
+);
 """
 # Ratings recorded before raters were kept have rater NULL: SQLite counts NULLs as distinct,
 # so they stay, and every new rating is one per rater and passage.
@@ -87,11 +94,44 @@ class Store(Protocol):
     def review(self, limit: int = 20) -> Review:
         """The most asked unanswered questions and the worst-rated passages; StoreError."""
 
+    def remember_context(self, chat_key: str, passage_id: str) -> None:
+        """The passage last answered in a conversation (a chat, a user in a group), for its
+        follow-ups; never raises."""
+
+    def recall_context(self, chat_key: str, max_age_seconds: float) -> str | None:
+        """The passage last answered in a conversation, if no older than ``max_age_seconds``;
+        never raises (None when it cannot be read)."""
+
     def purge(self) -> None:
         """Delete what is older than the retention period (in the background)."""
 
     def close(self) -> None:
         """Write what is queued (waiting a bounded time), then stop."""
+
+
+class ContextMemory:
+    """Conversation contexts in this process's memory (the console without a use log,
+    tests, a store that cannot write): the same two methods as a Store."""
+
+    def __init__(self, max_chats: int = MEMORY_CHATS, clock: Callable[[], float] = time.time):
+        self._contexts: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max_chats = max_chats
+        self._clock = clock
+
+    def remember_context(self, chat_key: str, passage_id: str) -> None:
+        with self._lock:
+            self._contexts[chat_key] = (passage_id, self._clock())
+            self._contexts.move_to_end(chat_key)
+            while len(self._contexts) > self._max_chats:
+                self._contexts.popitem(last=False)
+
+    def recall_context(self, chat_key: str, max_age_seconds: float) -> str | None:
+        with self._lock:
+            kept = self._contexts.get(chat_key)
+        if kept is None or self._clock() - kept[1] > max_age_seconds:
+            return None
+        return kept[0]
 
 
 _Job = Callable[[sqlite3.Connection], object]
@@ -111,6 +151,12 @@ class SqliteStore:
         self._warned: dict[tuple[str, str], float] = {}
         self._warned_lock = threading.Lock()
         self._rater_key = b""
+        # contexts are read and written at once (the next message needs them), on a
+        # connection of their own; with nothing to be recorded (retention 0) or the file
+        # unusable, they live in memory
+        self._contexts_db: sqlite3.Connection | None = None
+        self._contexts_lock = threading.Lock()
+        self._contexts_memory = ContextMemory()
 
     # --- recording: queued, written by the writer thread --------------------------------
 
@@ -130,7 +176,47 @@ class SqliteStore:
     def purge(self) -> None:
         self._submit(self._purge, always=True)
 
+    # --- conversation contexts: synchronous, shared by every process on the file --------
+
+    def remember_context(self, chat_key: str, passage_id: str) -> None:
+        self._contexts_memory.remember_context(chat_key, passage_id)
+        self._on_contexts("INSERT INTO contexts (chat, passage_id, at) VALUES (?, ?, ?) "
+                          "ON CONFLICT (chat) DO UPDATE SET passage_id = excluded.passage_id, "
+                          "at = excluded.at", chat_key, passage_id, time.time())
+
+    def recall_context(self, chat_key: str, max_age_seconds: float) -> str | None:
+        rows = self._on_contexts("SELECT passage_id FROM contexts WHERE chat = ? AND at >= ?",
+                                 chat_key, time.time() - max_age_seconds)
+        if rows is None:  # the file cannot be read: this process's memory
+            return self._contexts_memory.recall_context(chat_key, max_age_seconds)
+        return str(rows[0][0]) if rows else None
+
+    def _on_contexts(self, sql: str, chat_key: str, *values: object) -> list[tuple] | None:
+        """Run one statement on the contexts (the chat key stored as its keyed hash: the
+        file names no accounts); None when there is no file to use."""
+        if self.retention_days <= 0:
+            return None
+        with self._contexts_lock:
+            try:
+                if self._contexts_db is None:
+                    self._contexts_db = self._connect(check_same_thread=False)
+                with self._contexts_db:
+                    return self._contexts_db.execute(
+                        sql, (self._rater(chat_key), *values)).fetchall()
+            except (sqlite3.Error, OSError) as error:
+                self._warn(type(error).__name__, str(error),
+                           "use log %s: conversation contexts kept in memory (%s: %s)",
+                           self.path, type(error).__name__, error)
+                if self._contexts_db is not None:
+                    self._contexts_db.close()
+                    self._contexts_db = None
+                return None
+
     def close(self, timeout: float = CLOSE_WAIT_SECONDS) -> None:
+        with self._contexts_lock:
+            if self._contexts_db is not None:
+                self._contexts_db.close()
+                self._contexts_db = None
         with self._writer_lock:
             writer, self._writer = self._writer, None
         if writer is None:
@@ -194,7 +280,7 @@ class SqliteStore:
         if connection is not None:
             connection.close()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, check_same_thread: bool = True) -> sqlite3.Connection:
         """Open (creating it private: it holds what people typed) and bring the schema up to
         date: files from before ratings were per user get the ``rater`` column."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -202,7 +288,8 @@ class SqliteStore:
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             pass
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS)
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS,
+                                     check_same_thread=check_same_thread)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             # WAL makes NORMAL safe from corruption; a power cut may lose the last records only
@@ -233,6 +320,8 @@ class SqliteStore:
         with connection:
             connection.execute("DELETE FROM unanswered WHERE at < ?", (cutoff,))
             connection.execute("DELETE FROM ratings WHERE at < ?", (cutoff,))
+            connection.execute("DELETE FROM contexts WHERE at < ?",
+                               (time.time() - CONTEXT_KEEP_SECONDS,))
 
     def _cutoff(self) -> float:
         return time.time() - max(self.retention_days, 0) * SECONDS_PER_DAY

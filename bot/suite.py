@@ -8,6 +8,10 @@ A suite file is a YAML list of entries::
       untouched: true                     # a final check: never tuned on
       aliases: {"heading as quoted": "heading as printed"}   # optional, see below
 
+An entry may give ``conversations:`` (a file of ``{persona, turns: [{say, expect}]}``, see
+bot.evaluation) instead of ``questions:``: each conversation is put through FaqBot.handle
+with its own chat key, so small talk and follow-ups are measured too.
+
 Paths are relative to the suite file's folder. ``raw:`` is imported in memory with
 the code of ``faqbot import`` (``build_draft``) and loaded as the bot loads a
 content file, so nothing hand-written enters that report. ``aliases`` maps an
@@ -30,24 +34,29 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bot import safe_yaml
 from bot.cache import private_cache
+from bot.config import DEFAULT_TEXTS, MatchSettings, Settings, TelegramSettings
 from bot.content import ContentError, load_file
 from bot.evaluation import (
     Comparison,
     EvaluationError,
     as_dict,
     compare,
+    compare_conversations,
     format_text,
+    load_conversations,
     load_questions,
 )
 from bot.importer import DraftError, build_draft
+from bot.replies import FaqBot
 from bot.search import Index
 
 DEFAULT_SUITE = Path("tests/data/suite.yaml")
 MAX_SUITE_BYTES = 256 * 1024  # a suite is a few dozen lines
 MAX_RAW_BYTES = 4 * 1024 * 1024  # the cap of `faqbot import` (bot/cli.py MAX_IMPORT_BYTES)
-_REQUIRED = ("name", "questions", "untouched")
+_REQUIRED = ("name", "untouched")
 _SOURCES = ("report", "raw")
-_KEYS = (*_REQUIRED, *_SOURCES, "aliases")
+_SETS = ("questions", "conversations")
+_KEYS = (*_REQUIRED[:1], *_SETS, *_REQUIRED[1:], *_SOURCES, "aliases")
 
 
 class SuiteError(EvaluationError):
@@ -63,6 +72,7 @@ class SuiteEntry:
     raw: Path | None = None  # ... or a raw report imported in memory
     aliases: tuple[tuple[str, str], ...] = ()
     line: int = 0
+    conversational: bool = False  # questions names a conversation set
 
     @property
     def source(self) -> Path:
@@ -115,6 +125,10 @@ def load_suite(path: Path) -> list[SuiteEntry]:
         for key in _REQUIRED:
             if key not in fields:
                 raise fail(item, f"missing key '{key}'")
+        sets = [key for key in _SETS if key in fields]
+        if len(sets) != 1:
+            raise fail(item, "give exactly one of questions (a question set) and "
+                             "conversations (a conversation set)")
         sources = [key for key in _SOURCES if key in fields]
         if len(sources) != 1:
             raise fail(item, "give exactly one of report (a content YAML) and raw "
@@ -127,15 +141,16 @@ def load_suite(path: Path) -> list[SuiteEntry]:
         if not (isinstance(untouched, ScalarNode) and untouched.tag == "tag:yaml.org,2002:bool"):
             raise fail(untouched, "'untouched' must be true or false")
         files: dict[str, Path] = {}
-        for key in ("questions", *sources):
+        for key in (*sets, *sources):
             file = _tidy(path.parent / text(fields[key], f"'{key}'"))
             if not file.is_file():
                 raise fail(fields[key], f"{key} file {file} not found")
             files[key] = file
         entries.append(SuiteEntry(
-            name, files["questions"], safe_yaml.construct(path, untouched) is True,
+            name, files[sets[0]], safe_yaml.construct(path, untouched) is True,
             files.get("report"), files.get("raw"),
             _aliases(fields.get("aliases"), fail, text), item.start_mark.line + 1,
+            sets[0] == "conversations",
         ))
     return entries
 
@@ -194,6 +209,16 @@ def imported_index(raw: Path, cache_dir: Path | None, thresholds: Thresholds) ->
                            probable_threshold=thresholds.probable)
 
 
+def _settings(content: Path, cache_dir: Path | None, thresholds: Thresholds) -> Settings:
+    """The bot's settings for a conversation entry: default texts, the suite's thresholds,
+    no use log (nothing recorded)."""
+    match = MatchSettings(answer_threshold=thresholds.answer,
+                          suggest_threshold=thresholds.suggest,
+                          probable_threshold=thresholds.probable)
+    return Settings(content=content, cache_dir=cache_dir or Path(), feedback_db=Path(),
+                    match=match, telegram=TelegramSettings(), texts=dict(DEFAULT_TEXTS))
+
+
 def run_suite(entries: list[SuiteEntry], cache_dir: Path | None,
               thresholds: Thresholds = Thresholds()) -> list[EntryResult]:
     """Each entry's question set through the bot and BM25 on its report (each report
@@ -221,8 +246,14 @@ def run_suite(entries: list[SuiteEntry], cache_dir: Path | None,
                 label = str(entry.source)
             indexes[key] = (index, label)
         index, label = indexes[key]
-        questions = load_questions(entry.questions)
-        comparison = compare(index, questions, str(entry.questions), dict(entry.aliases))
+        if entry.conversational:
+            comparison = compare_conversations(
+                FaqBot(_settings(entry.source, cache_dir, thresholds), index),
+                load_conversations(entry.questions), str(entry.questions),
+                dict(entry.aliases))
+        else:
+            questions = load_questions(entry.questions)
+            comparison = compare(index, questions, str(entry.questions), dict(entry.aliases))
         results.append(EntryResult(entry, comparison, label))
     return results
 

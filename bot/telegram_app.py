@@ -227,6 +227,18 @@ def _marked(markup: InlineKeyboardMarkup, row: tuple[Button, ...]) -> InlineKeyb
     ])
 
 
+def conversation_key(update: Update) -> str:
+    """Whose conversation a message or button press belongs to, for follow-ups and /lang:
+    the chat; in a group, each user of it (two people asking at once keep their own);
+    '' for an inline message, which belongs to no chat of ours."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat is None:
+        return ""
+    if chat.type == ChatType.PRIVATE or user is None:
+        return f"telegram:{chat.id}"
+    return f"telegram:{chat.id}:{user.id}"
+
+
 def _faq(context: ContextTypes.DEFAULT_TYPE) -> FaqBot:
     return context.bot_data["faq"]
 
@@ -363,7 +375,8 @@ NON_TEXT = (filters.Sticker.ALL | filters.PHOTO | filters.VOICE | filters.AUDIO 
 async def start_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Deep link t.me/<bot>?start=s2 (a section) or ?start=s2_m2 (a measure, s2.m2: the
     core reads both)."""
-    await _send(update, _faq(context).start((context.args or [""])[0]))
+    await _send(update, _faq(context).command("start", (context.args or [""])[0],
+                                               conversation_key(update)))
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -373,20 +386,23 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is not None and message.chat.type != ChatType.PRIVATE:
         await _send(update, _faq(context).group_start(context.bot.username))
         return
-    await _send(update, _faq(context).start())
+    await _send(update, _faq(context).command("start", "", conversation_key(update)))
 
 
 async def command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/help, /sections, /section N, /summary, /slogans, /slogan 词: the core's reply."""
+    """/help, /sections, /section N, /summary, /slogans, /slogan 词, /lang 繁: the core's
+    reply, in the conversation's script."""
     text = update.effective_message.text if update.effective_message else ""
     name = (text or "/").split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
-    await _send(update, _faq(context).command(name, " ".join(context.args or ())))
+    await _send(update, _faq(context).command(name, " ".join(context.args or ()),
+                                              conversation_key(update)))
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command the bot does not know (private chats only: in groups it may be another bot's)."""
     message = update.effective_message
-    await _send(update, _faq(context).handle((message.text or "") if message else ""))
+    await _send(update, _faq(context).handle((message.text or "") if message else "",
+                                             conversation_key(update)))
 
 
 async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -397,7 +413,7 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     started = time.perf_counter()
     faq = _faq(context)
     text = _question_text(message)
-    reply = faq.ask(text)
+    reply = faq.ask(text, conversation_key(update))
     share = None
     if message.chat.type == ChatType.PRIVATE and reply.answered:
         share = (faq.settings.text("share"), faq.share_query(reply))
@@ -426,7 +442,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if query is None:
         return
     faq = _faq(context)
-    reply = faq.action(query.data or "")
+    reply = faq.action(query.data or "", conversation_key(update))
     if reply is None:
         await query.answer(faq.settings.text("stale_button"))
         return

@@ -17,6 +17,7 @@ import random
 import re
 import subprocess
 import sys
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,12 +49,14 @@ from telegram.request import BaseRequest, RequestData
 from bot import telegram_app
 from bot.config import ConfigError, Settings, load_settings
 from bot.flow import LogThrottle
-from bot.replies import COMMANDS, Block, Button, FaqBot, Reply
-from bot.store import SqliteStore
+from bot.replies import COMMANDS, Block, Button, FaqBot, Reply, in_script
+from bot.script import Script
+from bot.store import ContextMemory, SqliteStore
 from bot.telegram_app import (
     ChatOrderedUpdateProcessor,
     FloodControl,
     build_application,
+    conversation_key,
     describe_bot,
     keyboard,
     register_commands,
@@ -349,7 +352,7 @@ async def test_a_long_reply_is_split_with_the_buttons_under_the_last_part(
 ) -> None:
     long = Reply((Block("heading", "长"), Block("text", "很长的一段话，" * 900)),
                  ((Button("↩ 目录", "toc"),),))
-    monkeypatch.setattr(faq, "ask", lambda question: long)
+    monkeypatch.setattr(faq, "ask", lambda question, chat_key="": long)
     question = make_message(app, "长问题")
     await app.process_update(message_update(question))
     first, second = request_.sent()
@@ -540,7 +543,7 @@ async def test_a_failing_command_menu_only_warns(app: Application, request_: Off
 async def test_errors_are_logged_once_with_the_update(app: Application, faq: FaqBot,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       caplog: pytest.LogCaptureFixture) -> None:
-    def broken(question: str) -> Reply:
+    def broken(question: str, chat_key: str = "") -> Reply:
         raise RuntimeError("index exploded")
 
     monkeypatch.setattr(faq, "ask", broken)
@@ -1085,3 +1088,75 @@ async def test_a_failing_description_only_warns(app: Application, request_: Offl
     await describe_bot(app)
     assert "could not set the bot's description" in caplog.text
     assert [r.levelname for r in caplog.records if r.levelno >= logging.WARNING] == ["WARNING"]
+
+
+# --- conversations: follow-ups and /lang per chat, per user in groups ---------------------
+
+
+@pytest.fixture
+def fresh_conversations(faq: FaqBot, monkeypatch: pytest.MonkeyPatch) -> FaqBot:
+    """The shared core with no conversation remembered (contexts and /lang of its own)."""
+    monkeypatch.setattr(faq, "contexts", ContextMemory())
+    monkeypatch.setattr(faq, "_fixed_scripts", OrderedDict())
+    monkeypatch.setattr(faq, "_seen_scripts", OrderedDict())
+    return faq
+
+
+def test_a_conversation_is_a_chat_and_in_a_group_each_user_of_it(app: Application) -> None:
+    private = message_update(make_message(app, "你好"))
+    alice, bob = (message_update(make_message(app, "你好", chat=GROUP, user=user))
+                  for user in (ALICE, BOB))
+    assert conversation_key(private) == f"telegram:{PRIVATE.id}"
+    assert conversation_key(alice) == f"telegram:{GROUP.id}:{ALICE.id}"
+    assert conversation_key(bob) == f"telegram:{GROUP.id}:{BOB.id}"
+
+
+async def test_a_follow_up_reads_the_chats_last_answer(
+    app: Application, fresh_conversations: FaqBot, request_: OfflineRequest,
+) -> None:
+    core = fresh_conversations
+    await app.process_update(message_update(make_message(app, "督查这块怎么搞的")))
+    await app.process_update(message_update(make_message(app, "下一点呢")))
+    first, second = request_.sent()
+    assert first["text"] == html_text(core.search("督查这块怎么搞的"))
+    assert second["text"] == html_text(core.show("s2.m4"))
+    other_chat = Chat(2002, Chat.PRIVATE)
+    await app.process_update(message_update(make_message(app, "下一点呢", chat=other_chat)))
+    assert request_.sent()[2]["text"] == html_text(core.handle("下一点呢", "nothing asked"))
+
+
+async def test_users_of_a_group_keep_their_own_context(
+    app: Application, fresh_conversations: FaqBot, request_: OfflineRequest,
+) -> None:
+    core, mention = fresh_conversations, f"@{BOT.username} "
+    for text, user in (("督查这块怎么搞的", ALICE), ("会务方面有啥经验", BOB),
+                       ("下一点呢", ALICE), ("上一条", BOB)):
+        update = message_update(make_message(app, mention + text, chat=GROUP, user=user))
+        await app.process_update(update)
+    texts = [sent["text"] for sent in request_.sent()]
+    assert texts[2] == html_text(core.show("s2.m4"))  # after Alice's s2.m3, not Bob's s2.m4
+    assert texts[3] == html_text(core.show("s2.m3"))  # before Bob's s2.m4
+
+
+async def test_a_button_press_sets_the_chats_context(
+    app: Application, fresh_conversations: FaqBot, request_: OfflineRequest,
+) -> None:
+    await app.process_update(press(app, "p:s1.m2", bot_message(app)))
+    await app.process_update(message_update(make_message(app, "下一点呢")))
+    assert request_.sent()[-1]["text"] == html_text(fresh_conversations.show("s1.m3"))
+
+
+async def test_lang_sets_the_script_of_one_chat(
+    app: Application, fresh_conversations: FaqBot, request_: OfflineRequest,
+) -> None:
+    core = fresh_conversations
+    await app.process_update(message_update(make_message(app, "/lang 繁")))
+    await app.process_update(message_update(make_message(app, "督查这块怎么搞的")))
+    other_chat = Chat(2002, Chat.PRIVATE)
+    await app.process_update(message_update(make_message(app, "督查这块怎么搞的",
+                                                         chat=other_chat)))
+    done, traditional, simplified = (sent["text"] for sent in request_.sent())
+    assert done == html_text(in_script(core.lang("繁"), Script.TAIWAN))
+    assert traditional == html_text(in_script(core.search("督查这块怎么搞的"), Script.TAIWAN))
+    assert simplified == html_text(core.search("督查这块怎么搞的"))
+    assert "lang" in [name for name, _ in COMMANDS]  # in the command menu

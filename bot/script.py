@@ -1,0 +1,63 @@
+"""Which script a message is written in, and text converted to it (OpenCC).
+
+The report and every text of the bot are simplified Chinese. A question in traditional
+script gets its reply in traditional script: the Hong Kong variant (OpenCC s2hk) when the
+question uses Hong Kong forms (裏, 説, 着 where Taiwan writes 裡, 說, 著), else the Taiwan
+one with Taiwan's words (s2twp: 信息 -> 資訊).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache
+
+import opencc
+
+
+class Script(StrEnum):
+    SIMPLIFIED = "simplified"
+    TAIWAN = "taiwan"
+    HONG_KONG = "hong_kong"
+
+
+_CONVERSIONS = {Script.TAIWAN: "s2twp", Script.HONG_KONG: "s2hk"}
+
+
+@cache
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
+
+
+def detect(text: str) -> Script | None:
+    """The script a text is written in; None when its characters are the same in both
+    (你好, 123, hello): nothing tells.
+
+    >>> detect("這是哪一部分的"), detect("这是哪一部分的"), detect("你好")
+    (<Script.TAIWAN: 'taiwan'>, <Script.SIMPLIFIED: 'simplified'>, None)
+    >>> detect("裏面説了甚麼")
+    <Script.HONG_KONG: 'hong_kong'>
+    """
+    simplified = _converter("t2s").convert(text)
+    if simplified == text:
+        traditional = _converter("s2t").convert(text)
+        return Script.SIMPLIFIED if traditional != text else None
+    taiwan = _converter("s2tw").convert(simplified)
+    hong_kong = _converter("s2hk").convert(simplified)
+    if _differences(hong_kong, text) < _differences(taiwan, text):
+        return Script.HONG_KONG
+    return Script.TAIWAN
+
+
+def _differences(converted: str, text: str) -> int:
+    """Characters of ``text`` the conversion wrote otherwise (character conversions keep
+    the length; a length changed by a phrase counts as every character differing)."""
+    if len(converted) != len(text):
+        return len(text)
+    return sum(a != b for a, b in zip(converted, text, strict=True))
+
+
+def convert(text: str, script: Script) -> str:
+    """Simplified text in ``script`` (unchanged for SIMPLIFIED)."""
+    if script == Script.SIMPLIFIED or not text:
+        return text
+    return _converter(_CONVERSIONS[script]).convert(text)
