@@ -3,7 +3,8 @@
 The report and every text of the bot are simplified Chinese. A question in traditional
 script gets its reply in traditional script: the Hong Kong variant (OpenCC s2hk) when the
 question uses Hong Kong forms (裏, 説, 着 where Taiwan writes 裡, 說, 著), else the Taiwan
-one with Taiwan's words (s2twp: 信息 -> 資訊).
+one (s2tw). Characters only, never Taiwan's words (s2twp would turn 信息 into 資訊 and 创建
+into 建立): the reply quotes the report, and a quote keeps its words.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Script(StrEnum):
     HONG_KONG = "hong_kong"
 
 
-_CONVERSIONS = {Script.TAIWAN: "s2twp", Script.HONG_KONG: "s2hk"}
+_CONVERSIONS = {Script.TAIWAN: "s2tw", Script.HONG_KONG: "s2hk"}
 
 
 @cache

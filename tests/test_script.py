@@ -112,3 +112,8 @@ def test_reply_script_is_read_from_the_config(tmp_path: Path) -> None:
     config.write_text("reply_script: klingon\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="'reply_script' must be one of"):
         load_settings(config, environ={})
+
+
+def test_a_traditional_reply_keeps_the_reports_words() -> None:
+    """Only characters change: 信息 stays 信息 (資訊 would be Taiwan's word, not the report's)."""
+    assert convert("创建信息平台", Script.TAIWAN) == "創建信息平臺"
