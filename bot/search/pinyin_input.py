@@ -30,10 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 # Word costs: fewer words is the better reading; on a tie the report's own word wins
-# (xian: 西安 in a report about 西安), and a lone syllable is the least telling reading.
+# (xian: 西安 in a report about 西安), and a lone syllable is the least telling reading:
+# a question word or particle (shi: 是) before any other character.
 REPORT_WORD_COST = 1.0
 GENERAL_WORD_COST = 1.15
 FUNCTION_CHAR_COST = 1.3
+SINGLE_CHAR_COST = 1.5  # any other character standing alone (zi: 字): the last resort
+REPORT_CHAR_COST = 1.4  # ... one of the report's characters first (da jiangtang: 大讲堂)
+OTHER_READING_COST = 0.05  # a lone character's rarer reading (de: 的 before 得 dei)
 # A word spanning a space the user typed: allowed (zonghe xietiao -> 综合协调), but a space is
 # more often a word boundary (shi shenme is 是什么, not 失神么).
 SPACE_INSIDE_WORD_COST = 0.2
@@ -141,17 +145,17 @@ class PinyinVocabulary:
         from pypinyin.constants import PHRASES_DICT
         from pypinyin.pinyin_dict import pinyin_dict
 
-        def reading(word: str) -> tuple[str, ...] | None:
+        def spellings(word: str) -> list[tuple[tuple[str, ...], float]]:
+            """A word's toneless syllables, with the extra cost of a rarer reading."""
+            if len(word) == 1:  # a lone character: any of its readings (谁 shei, shui)
+                options = dict.fromkeys(toneless(r) for r in pinyin_dict[ord(word)].split(","))
+                return [((option,), OTHER_READING_COST if n else 0.0)
+                        for n, option in enumerate(options)]
             phrase = PHRASES_DICT.get(word)
             if phrase is not None and len(phrase) == len(word):
-                return tuple(toneless(options[0]) for options in phrase)
-            readings = []
-            for char in word:
-                known = pinyin_dict.get(ord(char))
-                if known is None:
-                    return None
-                readings.append(toneless(known.split(",")[0]))  # the most common reading
-            return tuple(readings)
+                return [(tuple(toneless(options[0]) for options in phrase), 0.0)]
+            # the most common reading of each character
+            return [(tuple(toneless(pinyin_dict[ord(c)].split(",")[0]) for c in word), 0.0)]
 
         syllables = sorted({
             toneless(option)
@@ -163,7 +167,7 @@ class PinyinVocabulary:
         costs: dict[str, float] = {}
 
         def add(word: str, cost: float, frequency: int) -> None:
-            if _ALL_CJK.fullmatch(word):
+            if _ALL_CJK.fullmatch(word) and all(ord(c) in pinyin_dict for c in word):
                 cost -= FREQUENCY_BONUS * math.log10(max(frequency, 1))
                 costs[word] = min(cost, costs.get(word, cost))
 
@@ -174,6 +178,11 @@ class PinyinVocabulary:
         for word, frequency in general_words.items():
             if frequency > 0 and len(word) in WORD_LENGTHS and word not in report:
                 add(word, GENERAL_WORD_COST, frequency)
+        report_chars = {char for word in report for char in word}
+        for word, frequency in general_words.items():
+            if len(word) == 1 and frequency > 0:
+                add(word, REPORT_CHAR_COST if word in report_chars else SINGLE_CHAR_COST,
+                    frequency)
         for word in function:
             if len(word) == 1:
                 add(word, FUNCTION_CHAR_COST, general_words.get(word, 1))
@@ -181,14 +190,18 @@ class PinyinVocabulary:
             if any(char in QUESTION_CHARS for char in word):
                 costs[word] -= QUESTION_WORD_BONUS
         valid = set(syllables)
-        by_letters: dict[str, list[str]] = {}
-        for word, cost in sorted(costs.items(), key=lambda item: (item[1], item[0])):
-            spelled = reading(word)
-            if spelled and all(s in valid for s in spelled):
-                letters = "".join(spelled)
-                mask = sum(1 << n for n in itertools.accumulate(map(len, spelled[:-1])))
-                by_letters.setdefault(letters, []).append(f"{word},{mask},{cost:.4f}")
-        lines = [f"{letters}\t{';'.join(words)}" for letters, words in by_letters.items()]
+        spelled_words: dict[str, list[tuple[float, str, int]]] = {}
+        for word, cost in costs.items():
+            for spelled, extra in spellings(word):
+                if all(s in valid for s in spelled):
+                    mask = sum(1 << n for n in itertools.accumulate(map(len, spelled[:-1])))
+                    spelled_words.setdefault("".join(spelled), []).append(
+                        (cost + extra, word, mask)
+                    )
+        lines = [
+            f"{letters}\t" + ";".join(f"{w},{mask},{cost:.4f}" for cost, w, mask in sorted(words))
+            for letters, words in sorted(spelled_words.items())
+        ]
         return cls(" ".join(syllables), "\n".join(lines), frozenset(latin_words))
 
     def as_data(self) -> dict[str, Any]:
