@@ -45,6 +45,7 @@ SPACE_INSIDE_WORD_COST = 0.2
 # since people skip the apostrophe (xian for 西安), but the plain syllable comes first.
 MISSING_APOSTROPHE_COST = 0.3
 _VOWEL_INITIALS = "aoe"
+_LONGEST_SYLLABLE = 6  # zhuang, chuang, shuang
 # Among readings of equal cost the more frequent words win; log10 of a jieba frequency is
 # at most about 6, so this never outweighs the gaps between the costs above.
 FREQUENCY_BONUS = 0.01
@@ -89,7 +90,7 @@ def split_syllables(
     if not letters:
         return None
     forced = set(boundaries)
-    longest = max(map(len, syllables), default=0)
+    longest = _LONGEST_SYLLABLE
     best: list[tuple[str, ...] | None] = [None] * (len(letters) + 1)
     best[0] = ()
     for start in range(len(letters)):
@@ -110,6 +111,7 @@ class _Word(NamedTuple):
     word: str
     inner: int  # syllable boundaries inside the word: bit n set for one after n letters
     cost: float
+    vowel_starts: int  # those of them before a syllable starting with a, o or e (xi'an)
 
 
 @dataclass
@@ -129,7 +131,6 @@ class PinyinVocabulary:
     _syllables: frozenset[str] | None = field(default=None, repr=False, compare=False)
     _packed: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _by_letters: dict[str, list[_Word]] | None = field(default=None, repr=False, compare=False)
-    _longest: int = field(default=0, repr=False, compare=False)
 
     # --- building ---------------------------------------------------------------
 
@@ -198,10 +199,14 @@ class PinyinVocabulary:
                     spelled_words.setdefault("".join(spelled), []).append(
                         (cost + extra, word, mask)
                     )
-        lines = [
-            f"{letters}\t" + ";".join(f"{w},{mask},{cost:.4f}" for cost, w, mask in sorted(words))
-            for letters, words in sorted(spelled_words.items())
-        ]
+        lines = []
+        for letters, words in sorted(spelled_words.items()):
+            # of the words split into the same syllables only the cheapest can be read
+            cheapest = {mask: (cost, w) for cost, w, mask in sorted(words, reverse=True)}
+            lines.append(f"{letters}\t" + ";".join(
+                f"{w},{mask},{cost:.4f}" for mask, (cost, w) in
+                sorted(cheapest.items(), key=lambda item: item[1])
+            ))
         return cls(" ".join(syllables), "\n".join(lines), frozenset(latin_words))
 
     def as_data(self) -> dict[str, Any]:
@@ -227,13 +232,13 @@ class PinyinVocabulary:
         if self._by_letters is None:
             # kept as text until a question has letters; each spelling decoded when asked
             self._packed = dict(line.split("\t", 1) for line in self.words_text.splitlines())
-            self._longest = max(map(len, self._packed), default=0)
             self._by_letters = {}
         words = self._by_letters.get(letters)
         if words is None:
             packed = self._packed.get(letters)
+            vowels = sum(1 << n for n, char in enumerate(letters) if char in _VOWEL_INITIALS)
             words = [] if packed is None else [
-                _Word(word, int(mask), float(cost))
+                _Word(word, int(mask), float(cost), int(mask) & vowels)
                 for word, mask, cost in (entry.split(",") for entry in packed.split(";"))
             ]
             self._by_letters[letters] = words
@@ -322,38 +327,47 @@ class PinyinVocabulary:
         letters, boundaries = _letters_and_boundaries(tokens)
         if letters is None:
             return None
-        spaces = set(boundaries)
-        self._words("")  # the table, parsed on first use, sets self._longest
+        self._words("")  # the table, parsed on first use
         size = len(letters)
-        best: list[tuple[float, int, _Word] | None] = [None] * (size + 1)
+        syllables = self.syllables
+        # where a syllable starting at each position may end: words end only there
+        syllable_ends = [
+            [end for end in range(start + 1, min(size, start + _LONGEST_SYLLABLE) + 1)
+             if letters[start:end] in syllables]
+            for start in range(size)
+        ]
+        best: list[tuple[int, _Word] | None] = [None] * (size + 1)
         cost_to = [math.inf] * (size + 1)
         cost_to[0] = 0.0
         for start in range(size):
             if cost_to[start] == math.inf:
                 continue
-            for end in range(start + 1, min(size, start + self._longest) + 1):
+            # the boundaries typed after start, as bits counted from start
+            typed_after = sum(1 << (b - start) for b in set(boundaries) if b > start)
+            ends: set[int] = set()
+            frontier = {start}
+            for _ in range(max(WORD_LENGTHS)):
+                frontier = {end for p in frontier if p < size for end in syllable_ends[p]}
+                if not frontier:
+                    break
+                ends |= frontier
+            for end in sorted(ends):
                 candidates = self._words(letters[start:end])
-                if not candidates:
-                    continue
-                typed = [b - start for b in spaces if start < b < end]
+                typed = typed_after & ((1 << (end - start)) - 1)
                 for candidate in candidates:
-                    if any(not candidate.inner >> b & 1 for b in typed):
-                        continue
+                    if typed & ~candidate.inner:
+                        continue  # a typed boundary inside one of its syllables
                     # xi'an: a syllable starting with a vowel is marked off when meant;
                     # jiang unmarked is 讲, not 激昂
-                    unmarked = sum(
-                        1 for b in range(1, end - start)
-                        if candidate.inner >> b & 1 and b not in typed
-                        and letters[start + b] in _VOWEL_INITIALS
-                    )
+                    unmarked = candidate.vowel_starts & ~typed
                     cost = (
                         cost_to[start] + candidate.cost
-                        + SPACE_INSIDE_WORD_COST * len(typed)
-                        + MISSING_APOSTROPHE_COST * unmarked
+                        + SPACE_INSIDE_WORD_COST * typed.bit_count()
+                        + MISSING_APOSTROPHE_COST * unmarked.bit_count()
                     )
                     if cost < cost_to[end]:
                         cost_to[end] = cost
-                        best[end] = (cost, start, candidate)
+                        best[end] = (start, candidate)
         if best[size] is None:
             return None
         route: list[_Word] = []
@@ -361,7 +375,7 @@ class PinyinVocabulary:
         while end > 0:
             step = best[end]
             assert step is not None
-            _, end, word = step
+            end, word = step
             route.append(word)
         return route[::-1]
 
