@@ -135,6 +135,34 @@ def test_ambiguous_letters_prefer_the_reports_words(
 
 
 @pytest.mark.parametrize(
+    ("question", "meant"),
+    [
+        ("ducha wenxao", "督查问效"),  # a letter missing
+        ("ducha wenxioa", "督查问效"),  # two swapped (xi o a is no reading: a lone vowel)
+        ("du cha wen xao", "督查问效"),  # the slip in a term typed syllable by syllable
+        ("haixia luntna", "海峡论坛"),
+        ("zonghexietiaoo", "综合协调"),  # a letter too many, in a long word typed alone
+    ],
+)
+def test_one_slip_of_a_letter_is_mended_to_a_report_word(
+    index: Index, question: str, meant: str
+) -> None:
+    assert read(index, question) == (meant, ((question, meant),))
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["wenxao", "hello world", "okay zenme ban", "xiaoo"],  # short, English, or no report word
+)
+def test_slips_are_not_mended_where_unsafe(index: Index, question: str) -> None:
+    assert read(index, question) == (question, ())
+
+
+def test_tone_digits_are_never_mended(index: Index) -> None:
+    assert read(index, "du1cha2 wen4xao4") == ("du1cha2 wen4xao4", ())
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "PPP", "GDP增长了多少", "12345热线", "https://www.gov.cn/zhengce/content", "what is PPP",

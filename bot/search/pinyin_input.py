@@ -29,26 +29,39 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-# Word costs: fewer words is the better reading; on a tie the report's own word wins
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+# Word costs (a report word's is at most REPORT_WORD_COST, every other word's more):
+# fewer words is the better reading; on a tie the report's own word wins
 # (xian: 西安 in a report about 西安), and a lone syllable is the least telling reading:
 # a question word or particle (shi: 是) before any other character.
 REPORT_WORD_COST = 1.0
-GENERAL_WORD_COST = 1.15
+GENERAL_WORD_COST = 1.2
 FUNCTION_CHAR_COST = 1.3
 SINGLE_CHAR_COST = 1.5  # any other character standing alone (zi: 字): the last resort
 REPORT_CHAR_COST = 1.4  # ... one of the report's characters first (da jiangtang: 大讲堂)
-OTHER_READING_COST = 0.05  # a lone character's rarer reading (de: 的 before 得 dei)
+OTHER_READING_COST = 0.12  # a rarer reading: tian is 天 before 典 (dian, tian); shui still 谁
 # A word spanning a space the user typed: allowed (zonghe xietiao -> 综合协调), but a space is
 # more often a word boundary (shi shenme is 是什么, not 失神么).
 SPACE_INSIDE_WORD_COST = 0.2
 # A word read across an unmarked start of a vowel syllable (jiang as ji'ang): possible,
 # since people skip the apostrophe (xian for 西安), but the plain syllable comes first.
-MISSING_APOSTROPHE_COST = 0.3
+MISSING_APOSTROPHE_COST = 0.35  # more than a lone character's: tian is 天, not 提案
+REPORT_MISSING_APOSTROPHE_COST = 0.15  # below the report's edge: its fangan is 方案, not 反感
 _VOWEL_INITIALS = "aoe"
 _LONGEST_SYLLABLE = 6  # zhuang, chuang, shuang
 # Among readings of equal cost the more frequent words win; log10 of a jieba frequency is
 # at most about 6, so this never outweighs the gaps between the costs above.
 FREQUENCY_BONUS = 0.01
+# One slip of a letter (missing, extra, wrong, or two swapped: OSA distance) is mended in a
+# word that does not read, to a report word of two syllables or more, and only over letters
+# enough that one letter is a slip, not another word (hi, ok); a word typed alone must be
+# longer still, since an English word may well be a letter away from some pinyin.
+MEND_MAX_EDITS = 1
+MEND_MIN_LETTERS = 5
+MEND_ALONE_MIN_LETTERS = 8
+MEND_WINDOW = 4  # words of a report term typed apart (du cha wen xiao)
 # Questions ask: naxie is 哪些 rather than 那些, a word of the same frequency.
 QUESTION_CHARS = "哪什怎谁几啥咋吗"
 QUESTION_WORD_BONUS = 0.05
@@ -112,6 +125,7 @@ class _Word(NamedTuple):
     inner: int  # syllable boundaries inside the word: bit n set for one after n letters
     cost: float
     vowel_starts: int  # those of them before a syllable starting with a, o or e (xi'an)
+    apostrophe_cost: float  # for each of those the user did not mark off
 
 
 @dataclass
@@ -131,6 +145,7 @@ class PinyinVocabulary:
     _syllables: frozenset[str] | None = field(default=None, repr=False, compare=False)
     _packed: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _by_letters: dict[str, list[_Word]] | None = field(default=None, repr=False, compare=False)
+    _report_keys: list[str] | None = field(default=None, repr=False, compare=False)
 
     # --- building ---------------------------------------------------------------
 
@@ -143,6 +158,7 @@ class PinyinVocabulary:
         (jieba's), the single-character question words and particles and the report's
         Latin words; readings from pypinyin's phrase and character tables (index build
         only: importing them takes about half a second)."""
+        from pypinyin import Style, lazy_pinyin
         from pypinyin.constants import PHRASES_DICT
         from pypinyin.pinyin_dict import pinyin_dict
 
@@ -155,8 +171,11 @@ class PinyinVocabulary:
             phrase = PHRASES_DICT.get(word)
             if phrase is not None and len(phrase) == len(word):
                 return [(tuple(toneless(options[0]) for options in phrase), 0.0)]
-            # the most common reading of each character
-            return [(tuple(toneless(pinyin_dict[ord(c)].split(",")[0]) for c in word), 0.0)]
+            readings = [pinyin_dict[ord(c)] for c in word]
+            if all("," not in r for r in readings):  # one reading each: nothing to choose
+                return [(tuple(toneless(r) for r in readings), 0.0)]
+            # pypinyin reads it by the phrases in it (协调 xie tiao, not xie diao)
+            return [(tuple(lazy_pinyin(word, style=Style.NORMAL)), 0.0)]
 
         syllables = sorted({
             toneless(option)
@@ -238,7 +257,9 @@ class PinyinVocabulary:
             packed = self._packed.get(letters)
             vowels = sum(1 << n for n, char in enumerate(letters) if char in _VOWEL_INITIALS)
             words = [] if packed is None else [
-                _Word(word, int(mask), float(cost), int(mask) & vowels)
+                _Word(word, int(mask), float(cost), int(mask) & vowels,
+                      REPORT_MISSING_APOSTROPHE_COST if float(cost) <= REPORT_WORD_COST
+                      else MISSING_APOSTROPHE_COST)
                 for word, mask, cost in (entry.split(",") for entry in packed.split(";"))
             ]
             self._by_letters[letters] = words
@@ -277,8 +298,69 @@ class PinyinVocabulary:
         return "".join(pieces), tuple(readings)
 
     def _read_run(self, run: str, has_chinese: bool) -> str | None:
-        """A run of Latin words read as Chinese, the report's own Latin words kept; None
-        when a word in it is neither pinyin nor the report's, or it does not read well."""
+        """A run of Latin words read as Chinese (one slip of a letter mended, see
+        ``_mended``); None when it does not read."""
+        tokens = run.split(" ")
+        read = self._read_tokens(tokens, has_chinese)
+        if read is None:
+            mended = self._mended(tokens)
+            if mended is not None:
+                read = self._read_tokens(mended, has_chinese)
+        return read
+
+    def _mended(self, tokens: list[str]) -> list[str] | None:
+        """The tokens with the one that is no pinyin, alone or with its neighbours, spelled
+        as the report word one slip away (ducha wenxao, wenxioa -> duchawenxiao); None when
+        there is no such single token, the nearest report words are tied, or the mend is
+        not safe: a short word (ok, hi), or a lone word shorter than a long term."""
+        broken = [n for n, token in enumerate(tokens) if token not in self.latin_words
+                  and (not self._is_pinyin(token) or self._route([token]) is None)]
+        if len(broken) != 1:
+            return None
+        number = broken[0]
+        plain = [toneless(token) for token in tokens]
+        if not all(token.isascii() and token.isalpha() for token in plain):
+            return None  # tone digits or other letters: no mending
+        if len(tokens) == 1 and len(plain[number]) < MEND_ALONE_MIN_LETTERS:
+            return None
+        spellings = self._report_spellings()
+        # the widest window of words around the broken one first: a term typed in pieces
+        windows = sorted(
+            ((first, last) for first in range(max(0, number - MEND_WINDOW + 1), number + 1)
+             for last in range(number, min(len(tokens), first + MEND_WINDOW))),
+            key=lambda window: window[0] - window[1],
+        )
+        for first, last in windows:
+            letters = "".join(plain[first:last + 1])
+            if len(letters) < MEND_MIN_LETTERS:
+                continue
+            nearest = process.extract(
+                letters, spellings, scorer=OSA.distance,
+                score_cutoff=MEND_MAX_EDITS, limit=2,
+            )
+            if not nearest:
+                continue
+            if len(nearest) == 2 and nearest[1][1] == nearest[0][1]:
+                return None  # two report words one slip away: no guessing
+            return [*tokens[:first], nearest[0][0], *tokens[last + 1:]]
+        return None
+
+    def _report_spellings(self) -> list[str]:
+        """The letters of the report's own words of two syllables or more."""
+        if self._report_keys is None:
+            self._words("")
+            self._report_keys = [
+                letters for letters, packed in self._packed.items()
+                if any(
+                    float(cost) <= REPORT_WORD_COST and mask != "0"
+                    for _, mask, cost in (entry.split(",") for entry in packed.split(";"))
+                )
+            ]
+        return self._report_keys
+
+    def _read_tokens(self, tokens: list[str], has_chinese: bool) -> str | None:
+        """Latin words read as Chinese, the report's own Latin words kept; None when a
+        word is neither pinyin nor the report's, or they do not read well."""
         parts: list[str] = []  # read pieces and kept Latin words, in order
         pending: list[str] = []  # pinyin words waiting to be read together
         words_read: list[_Word] = []
@@ -294,7 +376,7 @@ class PinyinVocabulary:
             pending.clear()
             return True
 
-        for token in run.split(" "):
+        for token in tokens:
             if token in self.latin_words:
                 if not flush():
                     return None
@@ -307,7 +389,7 @@ class PinyinVocabulary:
             return None
         if not any(len(w.word) >= 2 for w in words_read):
             # lone particles (shi, a, de) only beside Chinese the user typed, never one letter
-            if not has_chinese or len(run.replace(" ", "")) < 2:
+            if not has_chinese or len("".join(tokens)) < 2:
                 return None
         out = parts[0]
         for part in parts[1:]:
@@ -344,6 +426,9 @@ class PinyinVocabulary:
                 continue
             # the boundaries typed after start, as bits counted from start
             typed_after = sum(1 << (b - start) for b in set(boundaries) if b > start)
+            unmarked_start = (
+                0 < start and start not in boundaries and letters[start] in _VOWEL_INITIALS
+            )
             ends: set[int] = set()
             frontier = {start}
             for _ in range(max(WORD_LENGTHS)):
@@ -357,13 +442,15 @@ class PinyinVocabulary:
                 for candidate in candidates:
                     if typed & ~candidate.inner:
                         continue  # a typed boundary inside one of its syllables
+                    if unmarked_start and not candidate.inner:
+                        continue  # xioa is no xi o a: a lone vowel syllable is marked off
                     # xi'an: a syllable starting with a vowel is marked off when meant;
                     # jiang unmarked is 讲, not 激昂
                     unmarked = candidate.vowel_starts & ~typed
                     cost = (
                         cost_to[start] + candidate.cost
                         + SPACE_INSIDE_WORD_COST * typed.bit_count()
-                        + MISSING_APOSTROPHE_COST * unmarked.bit_count()
+                        + candidate.apostrophe_cost * unmarked.bit_count()
                     )
                     if cost < cost_to[end]:
                         cost_to[end] = cost
