@@ -242,8 +242,14 @@ def test_the_reading_survives_the_index_cache(index: Index) -> None:
 
 # --- never a crash ---------------------------------------------------------------------
 
-LATIN = "abcdefghijklmnopqrstuvwxyzāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüABCZ0123456789 '-./"
+LATIN = "abcdefghijklmnopqrstuvwxyzāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüæßøABCZ0123456789 '-./"
 FIXTURE_OK = [HealthCheck.function_scoped_fixture]  # the index is read, never changed
+
+
+def test_a_long_word_that_is_no_pinyin_is_refused_at_once(index: Index) -> None:
+    """A letter no pinyin has at the end of a long word (no backtracking over the rest)."""
+    for word in ("a" * 250 + "æ", "du1" * 80 + "ß"):
+        assert read(index, word) == (normalize(word), ())
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=FIXTURE_OK)

@@ -13,7 +13,8 @@ small cost, since a space is more often a word boundary.
 Real input is never taken: a run is read only when every Latin word in it is pinyin or
 Latin the report itself uses (PPP, GDP stay as typed, so a URL or an English sentence stays
 whole); a question in pure letters must read with at least one word of two syllables or
-more (``open`` is not 哦盆).
+more (``open`` is not 哦盆). One slip of a letter is mended only towards a report word
+(``ducha wenxao`` is 督查问效), never in a short word.
 
 Everything that needs pypinyin is built with the index (``PinyinVocabulary.build``) and kept
 as plain strings; the table is parsed on the first question with Latin letters.
@@ -70,12 +71,16 @@ TONE_DIGITS = "012345"  # 5 (and 0 in some input methods) marks the neutral tone
 
 _LATIN = "a-z\u00e0-\u024f\u1e3f"  # ASCII and the accented letters tone marks make
 _TOKEN = rf"[{_LATIN}][{_LATIN}0-9]*"
-_LATIN_RUN = re.compile(rf"(?<![0-9{_LATIN}]){_TOKEN}(?: {_TOKEN})*")  # not 5g's g
+# a run stands apart from other letters and digits (not 5g's g, not duß's du); Chinese
+# may touch it (政府办de作风)
+_APART = r"[^\W\u4e00-\u9fff]"
+_LATIN_RUN = re.compile(rf"(?<!{_APART}){_TOKEN}(?: {_TOKEN})*(?!{_APART})")
 _HAS_LATIN = re.compile(rf"[{_LATIN}]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _ALL_CJK = re.compile(r"[\u4e00-\u9fff]+")
 # letters with at most one tone digit after each stretch: du1cha2, not g20 or pm25
-_PINYIN_TOKEN = re.compile(rf"(?:[a-z]+[{TONE_DIGITS}]?)+")
+# (written so that no two ways match one string: nothing to backtrack over)
+_PINYIN_TOKEN = re.compile(rf"[a-z]+(?:[{TONE_DIGITS}][a-z]+)*[{TONE_DIGITS}]?")
 _SYLLABLES_AND_TONE = re.compile(rf"([a-z]+)([{TONE_DIGITS}]?)")
 _LATIN_WORD = re.compile(r"[a-z0-9]*[a-z][a-z0-9]*")  # report Latin: ppp, gdp, 5g, g20
 
