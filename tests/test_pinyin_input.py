@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.replies import FaqBot
 from bot.search import Index
-from bot.search.pinyin_input import PinyinVocabulary, split_syllables, toneless
+from bot.search.pinyin_input import PinyinVocabulary, folded, split_syllables, toneless
 from bot.suite import Thresholds, imported_index
 from bot.textnorm import normalize
 
@@ -224,6 +224,23 @@ def test_pinyin_questions_are_answered_on_an_imported_report(
 ) -> None:
     result = caizheng.search(question)
     assert result.answered and result.hits[0].id == passage_titled(caizheng, title)
+
+
+@pytest.mark.parametrize(
+    ("readings", "corrections", "said"),
+    [
+        ((("zonghe xietao", "综合些套"),), (("综合些套", "综合协调"),),
+         (("zonghe xietao", "综合协调"),)),
+        ((("zonghe xietiao", "综合协调"),), (("海峡论谈", "海峡论坛"),),
+         (("zonghe xietiao", "综合协调"), ("海峡论谈", "海峡论坛"))),
+        ((), (("海峡论谈", "海峡论坛"),), (("海峡论谈", "海峡论坛"),)),
+    ],
+)
+def test_a_typo_corrected_in_a_reading_is_said_once(
+    readings: tuple[tuple[str, str], ...], corrections: tuple[tuple[str, str], ...],
+    said: tuple[tuple[str, str], ...],
+) -> None:
+    assert folded(readings, corrections) == said
 
 
 def test_the_reply_says_how_the_letters_were_read(faq_bot: FaqBot) -> None:

@@ -42,7 +42,7 @@ from bot.content import (
 from bot.search import intents
 from bot.search.asked import asked_part
 from bot.search.declines import AnswerCheck
-from bot.search.pinyin_input import PinyinVocabulary, latin_words
+from bot.search.pinyin_input import PinyinVocabulary, folded, latin_words
 from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
     CERTAIN,
@@ -204,7 +204,7 @@ class Index:
         )
         if not answered:
             hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
-        return SearchResult(question, hits, answered, readings + corrections)
+        return SearchResult(question, hits, answered, folded(readings, corrections))
 
     def passage(self, passage_id: str) -> Passage | None:
         """A passage by id; a long measure split into parts (s2.m2) is found as its first."""

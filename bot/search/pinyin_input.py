@@ -160,8 +160,8 @@ class PinyinVocabulary:
         function_words: Iterable[str], latin_words: Iterable[str],
     ) -> PinyinVocabulary:
         """The vocabulary from a report's words, general words with their frequencies
-        (jieba's), the single-character question words and particles and the report's
-        Latin words; readings from pypinyin's phrase and character tables (index build
+        (jieba's), the question words and particles (stopwords) and the report's Latin
+        words; readings from pypinyin's phrase and character tables (index build
         only: importing them takes about half a second)."""
         from pypinyin import Style, lazy_pinyin
         from pypinyin.constants import PHRASES_DICT
@@ -488,6 +488,23 @@ def _letters_and_boundaries(tokens: list[str]) -> tuple[str | None, tuple[int, .
             if digit:
                 boundaries.append(len(letters))
     return letters, tuple(b for b in boundaries if 0 < b < len(letters))
+
+
+def folded(
+    readings: tuple[tuple[str, str], ...], corrections: tuple[tuple[str, str], ...]
+) -> tuple[tuple[str, str], ...]:
+    """The pinyin readings and the typo corrections made after them as one list, a typo
+    corrected inside a reading folded into it: (zonghe xietao, 综合协调), not (zonghe
+    xietao, 综合些套) and (综合些套, 综合协调)."""
+    out = list(readings)
+    for typed, meant in corrections:
+        inside = next((n for n, (_, read) in enumerate(out) if typed in read), None)
+        if inside is None:
+            out.append((typed, meant))
+        else:
+            letters, read = out[inside]
+            out[inside] = (letters, read.replace(typed, meant, 1))
+    return tuple(out)
 
 
 def latin_words(texts: Iterable[str]) -> frozenset[str]:
