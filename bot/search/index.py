@@ -42,6 +42,7 @@ from bot.content import (
 from bot.search import intents
 from bot.search.asked import asked_part
 from bot.search.declines import AnswerCheck, asks_number
+from bot.search.pinyin_input import PinyinVocabulary, folded, latin_words
 from bot.search.relatedness import query_tokens, report_synonyms, usable_synonyms
 from bot.search.results import (
     CERTAIN,
@@ -101,6 +102,8 @@ class IndexData:
     # the titles and texts of the passages, normalised as questions are: what the report names
     # (built once: normalising it costs a cold start cn2an's import, ~0.15 s)
     report_text: str = ""
+    # how questions typed in pinyin letters are read (see pinyin_input)
+    pinyin: PinyinVocabulary = field(default_factory=PinyinVocabulary)
 
 
 class Index:
@@ -135,6 +138,13 @@ class Index:
         data.synonyms = usable_synonyms(synonyms, data.idf)
         data.report_text = "\n".join(
             compact(value) for p in passages for value in (p.title, p.text)
+        )
+        data.pinyin = PinyinVocabulary.build(
+            data.vocabulary | data.report_terms | set(terms),
+            segmenter.freq,
+            (w for w in segmenter.freq if segmenter.is_stopword(w)),
+            latin_words(normalize(v) for p in passages
+                        for v in (p.title, p.text, *p.questions, *p.keywords)),
         )
         return cls(report, data, answer_threshold, suggest_threshold, probable_threshold)
 
@@ -180,6 +190,10 @@ class Index:
         DECLINE, whose hits are those at least ``suggest_threshold`` sure. A hit that cannot
         hold what is asked (bot.search.declines) declines whatever its confidence."""
         text = normalize(question[:MAX_QUESTION_CHARS])
+        # ducha wenxiao -> 督查问效: read as Chinese, then normalised as typed Chinese is
+        read_text, readings = self.data.pinyin.read(text)
+        if readings:
+            text = normalize(read_text)
         if not text:
             return SearchResult(question, (), False)
         intent = intents.recognise(text, self.report, self.data)
@@ -187,7 +201,7 @@ class Index:
         if named is not None:
             checked = intent.question if isinstance(intent, intents.AskedAuthor) else ""
             answered = named.kind != Kind.ABSENT and self._checks.answers(checked or text, named)
-            return SearchResult(question, (named,), answered, intent=intent)
+            return SearchResult(question, (named,), answered, readings, intent=intent)
         # a long question's context (我是…, 最近…) is no part of what it asks
         corrected, corrections = correct(self.data, asked_part(self.data, text))
         tokens = query_tokens(self.data, corrected)
@@ -199,9 +213,9 @@ class Index:
             band = Band.ANSWER if hits[0].score >= self.answer_threshold else Band.PROBABLE
         if band == Band.DECLINE:
             hits = tuple(h for h in hits if h.score >= self.suggest_threshold)
-            return SearchResult(question, hits, False, corrections, band=band)
+            return SearchResult(question, hits, False, folded(readings, corrections), band=band)
         return SearchResult(
-            question, hits, True, corrections, band=band,
+            question, hits, True, folded(readings, corrections), band=band,
             answer_span=self._checks.sentences.answer_span(corrected, hits[0].id),
             asks_number=asks_number(corrected),
         )
@@ -385,6 +399,7 @@ def _index_as_json(report: Report, data: IndexData) -> bytes:
         "synonyms": data.synonyms,
         "report_terms": sorted(data.report_terms),
         "report_text": data.report_text,
+        "pinyin": data.pinyin.as_data(),
     }
     return json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -413,4 +428,5 @@ def _index_from_json(payload: bytes) -> tuple[Report, IndexData]:
         synonyms=plain["synonyms"],
         report_terms=frozenset(plain["report_terms"]),
         report_text=plain["report_text"],
+        pinyin=PinyinVocabulary.from_data(plain["pinyin"]),
     )
