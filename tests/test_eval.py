@@ -388,7 +388,8 @@ def test_every_expectation_of_the_default_suite_resolves(
     (resolution only; no question is put to the bot here)."""
     entries = load_suite(SUITE)
     assert {e.name for e in entries if e.untouched} == {
-        "siming-blind", "caizheng-blind", "nongji-blind", "chat-siming-blind"}
+        "siming-blind", "caizheng-blind", "nongji-blind", "chat-siming-blind",
+        "pinyin-siming-blind"}
     for entry in entries:
         if entry.raw and entry.raw.stem not in imported:
             imported[entry.raw.stem] = imported_index(entry.raw, faqbot_cache_dir, Thresholds())
@@ -402,8 +403,10 @@ def test_every_expectation_of_the_default_suite_resolves(
         questions = load_questions(entry.questions)
         resolved = resolve_questions(questions, index, str(entry.questions),
                                      dict(entry.aliases))
-        assert len(resolved) == len(questions) >= 60, entry.name
-        if entry.untouched:  # the issue's bar: every category, a fifth must decline
+        # the issue's bar: 60 questions a set (issue 9), 30 of a pinyin set (issue 10)
+        assert len(resolved) == len(questions) >= (
+            30 if entry.name.startswith("pinyin-") else 60), entry.name
+        if entry.untouched and not entry.name.startswith("pinyin-"):  # the issue's bar: every category, a fifth must decline
             assert sum(q.should_decline for q in resolved) >= 0.19 * len(resolved), entry.name
 
 
