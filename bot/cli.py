@@ -23,7 +23,7 @@ from bot.config import Settings, load_settings
 from bot.content import parse_number, validate
 from bot.errors import EXIT_ERROR, FaqbotError
 from bot.replies import FaqBot, Reply, rendering_problems
-from bot.store import SqliteStore, StoreError
+from bot.store import StoreError, open_store
 
 # A scraped report is about 40 KB; 4 MB is a hundred of them, and read whole into memory.
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
@@ -176,12 +176,14 @@ _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, formats, se
 
 def cmd_review(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = SqliteStore(settings.feedback_db, retention_days=settings.retention_days)
+    store = open_store(settings)
     try:
         review = store.review(args.limit)
     except StoreError as error:
         raise CliError(str(error)) from None
-    print(f"未答或低置信度的问题（{settings.feedback_db}）：")
+    finally:
+        store.close()
+    print(f"未答或低置信度的问题（{store.where}）：")
     for question, times, score in review.unanswered:
         print(f"  {times:>4}×  {score:>3}  {visible(question)}")
     if not review.unanswered:

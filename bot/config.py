@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bot import safe_yaml
 from bot.errors import FaqbotError
@@ -83,6 +83,9 @@ class Settings:
     texts: dict[str, str]
     config_file: Path | None = None
     retention_days: int = DEFAULT_RETENTION_DAYS  # use log records older than this are deleted
+    # postgresql://user@host/db: keep all state there instead of feedback_db (may hold a
+    # password: never shown, see redact_database_url)
+    database_url: str = field(default="", repr=False)
 
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
@@ -207,6 +210,51 @@ def _check_url(source: str, name: str, value: str) -> None:
         raise ConfigError(f"{source}: {name} must be an http(s) URL, not {value[:60]!r}")
 
 
+_DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def redact_database_url(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{parts.username or ''}:***@{host}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "(a database URL that cannot be read)"
+
+
+def _check_database_url(source: str, value: str) -> None:
+    """A postgresql:// URL libpq can read (or empty: not set); the message never shows the
+    password."""
+    if not value:
+        return
+    shown = redact_database_url(value)[:80]
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        parts = None
+    if (
+        parts is None or parts.scheme not in _DATABASE_SCHEMES
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ConfigError(f"{source}: database_url must be a postgresql:// URL "
+                          f"(postgresql://user@host:5432/dbname), not {shown!r}")
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise ConfigError(f"{source}: database_url needs psycopg: pip install "
+                          "'psycopg[binary]' 'psycopg-pool'") from None
+    try:
+        conninfo_to_dict(value)
+    except Exception as error:  # noqa: BLE001  (psycopg.ProgrammingError: libpq's own check)
+        reason = " ".join(str(error).replace(value, shown).split())[:120]
+        raise ConfigError(f"{source}: database_url {shown!r} cannot be used: {reason}") from None
+
+
 def _check_telegram(source: str, telegram: TelegramSettings) -> None:
     if telegram.mode not in _MODES:
         raise ConfigError(f"{source}: telegram.mode must be 'polling' or 'webhook'")
@@ -251,7 +299,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         raw = _read_config(path)
     base = path.parent if path.is_file() else Path.cwd()
     allowed = {"content", "cache_dir", "feedback_db", "retention_days", "match", "telegram",
-               "texts"}
+               "texts", "database_url"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}'")
@@ -279,6 +327,11 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
             or not 0 <= retention_days <= MAX_RETENTION_DAYS):
         raise ConfigError(f"{path}: 'retention_days' must be a whole number of days from 0 "
                           f"(record nothing) to {MAX_RETENTION_DAYS}")
+    database_url = env.get("FAQBOT_DATABASE_URL") or raw.get("database_url") or ""
+    if not isinstance(database_url, str):
+        raise ConfigError(f"{path}: 'database_url' must be text (a postgresql:// URL)")
+    database_url = database_url.strip()
+    _check_database_url(str(path), database_url)
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")
@@ -293,4 +346,5 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         texts={**DEFAULT_TEXTS, **texts},
         config_file=path if path.is_file() else None,
         retention_days=retention_days,
+        database_url=database_url,
     )

@@ -32,7 +32,7 @@ from bot.search import (
     SloganList,
     TableOfContents,
 )
-from bot.store import SqliteStore, Store
+from bot.store import Store, open_store
 from bot.textnorm import compact
 
 TOC_TITLE = "报告目录"
@@ -50,7 +50,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("slogan", "查找口号，如 /slogan 忠诚"),
 )
 FUZZY_TITLE = 60  # partial_ratio a title needs when no passage contains the typed words
-LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
+LOW_CONFIDENCE = 70  # answers below this confidence are logged as probable, for review
 CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
 SLOGANS_BUTTON = ("💬 口号", "slogans")
@@ -158,7 +158,8 @@ class FaqBot:
 
     @classmethod
     def from_settings(cls, settings: Settings, record: bool = False) -> FaqBot:
-        """The bot for these settings; ``record`` keeps feedback in settings.feedback_db."""
+        """The bot for these settings; ``record`` keeps the use log and feedback in the
+        store the settings name (bot.store.open_store)."""
         index = Index.load(
             settings.content, settings.cache_dir,
             answer_threshold=settings.match.answer_threshold,
@@ -166,7 +167,7 @@ class FaqBot:
         )
         if not record:
             return cls(settings, index)
-        store = SqliteStore(settings.feedback_db, retention_days=settings.retention_days)
+        store = open_store(settings)
         store.purge()  # retention applies from the start, not only from the first record
         return cls(settings, index, store)
 
@@ -242,9 +243,11 @@ class FaqBot:
             return self._note(self.settings.text("empty"))
         result = self.index.search(question, k=1 + self.settings.match.related)
         best_score = result.hits[0].score if result.hits else 0
-        if self.store is not None and (not result.answered or best_score < LOW_CONFIDENCE):
+        if self.store is not None:  # every question, with its outcome
+            band = ("decline" if not result.answered
+                    else "probable" if best_score < LOW_CONFIDENCE else "answer")
             best_id = result.hits[0].id if result.hits else ""
-            self.store.record_question(question, best_id, best_score, result.answered)
+            self.store.record_question(question, band, best_id=best_id, score=best_score)
         if not result.answered:
             if isinstance(result.intent, NotInReport):
                 return self._absent(result.intent)
