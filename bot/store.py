@@ -53,11 +53,11 @@ QUEUE_SIZE = 1000  # records waiting for the writer: minutes of a busy bot's que
 WRITE_BATCH = 200  # records written in one transaction: one commit instead of 200
 BUSY_TIMEOUT_SECONDS = 0.2  # a write waits this long for another process's lock, then gives up
 REVIEW_TIMEOUT_SECONDS = 5.0  # a maintainer's `faqbot review` or /stats can wait for a writer
-READ_WAIT_SECONDS = 1.0  # a read on the reply path (context, rate counter) waits at most this
+READ_WAIT_SECONDS = 0.25  # a read on the reply path (context, rate counter) waits at most this
 WRITE_WAIT_SECONDS = 2.0  # the writer waits this long for a PostgreSQL connection per batch
 CONNECT_TIMEOUT_SECONDS = 2  # libpq's connect_timeout (whole seconds)
 STATEMENT_TIMEOUT_MS = 5000  # no statement of ours takes long; a stuck one is cancelled
-DOWN_BACKOFF_SECONDS = 5.0  # after a failed read, reads fail at once for this long
+DOWN_BACKOFF_SECONDS = 10.0  # after a failed read, reads fail at once for this long
 POOL_SIZE = 4  # the writer, the reply path and a maintainer's read, with one to spare
 WARNING_INTERVAL_SECONDS = 60.0  # one warning per kind of failure per minute
 PURGE_INTERVAL_SECONDS = 3600.0  # expired records are deleted hourly (and when the writer starts)
@@ -206,9 +206,9 @@ class _QueuedStore:
         """A connection in a transaction for the writer thread (committed on leaving)."""
         raise NotImplementedError
 
-    def _reading(self, create: bool) -> contextlib.AbstractContextManager[Any]:
-        """A connection in a transaction for a read; None when there is nothing to read
-        and ``create`` is False. Raises one of ``_failures``."""
+    def _reading(self, create: bool, wait: float) -> contextlib.AbstractContextManager[Any]:
+        """A connection in a transaction for a read (waiting at most ``wait`` for it); None
+        when there is nothing to read and ``create`` is False. Raises one of ``_failures``."""
         raise NotImplementedError
 
     def _writer_stopped(self) -> None:
@@ -216,6 +216,10 @@ class _QueuedStore:
 
     def _sql(self, statement: str) -> str:
         return statement
+
+    def _connection_lost(self, error: BaseException) -> bool:
+        """The connection broke (not the database): worth one more try on a new one."""
+        return False
 
     def _run(self, db: Any, statement: str, params: Sequence[object] = ()) -> Any:
         return db.execute(self._sql(statement), params)
@@ -303,12 +307,14 @@ class _QueuedStore:
             if not batch:
                 continue
             try:
-                with self._writing() as db:
-                    if time.monotonic() >= next_purge:
-                        next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-                        self._purge(db)
-                    for job in batch:
-                        job(db)
+                try:
+                    self._write_batch(batch, purge=time.monotonic() >= next_purge)
+                except self._failures as error:
+                    if not self._connection_lost(error):
+                        raise
+                    self._write_batch(batch, purge=False)  # once more, on a new connection
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
             except self._failures as error:
                 self._warn(type(error).__name__, str(error),
                            "cannot write to the store %s (%s: %s): records are lost until it "
@@ -319,6 +325,13 @@ class _QueuedStore:
                 self._warn(type(error).__name__, str(error), "store %s: records lost",
                            self.where, exc_info=True)
         self._writer_stopped()
+
+    def _write_batch(self, batch: list[_Job], purge: bool) -> None:
+        with self._writing() as db:
+            if purge:
+                self._purge(db)
+            for job in batch:
+                job(db)
 
     def _hashed(self, user: str) -> str:
         """A user or chat id as kept: a hash keyed per database, so the store names no
@@ -357,13 +370,18 @@ class _QueuedStore:
     # --- reading: synchronous -------------------------------------------------------------
 
     def _read(self, what: str, read: Callable[[Any], Any], empty: Any,
-              create: bool = False) -> Any:
+              create: bool = False, wait: float = READ_WAIT_SECONDS) -> Any:
         """``read`` on a connection; ``empty`` when there is no database yet."""
-        try:
-            with self._reading(create) as db:
-                return empty if db is None else read(db)
-        except self._failures as error:
-            raise StoreError(f"{self.where}: cannot read {what} ({_one_line(error)})") from None
+        for attempt in (1, 2):
+            try:
+                with self._reading(create, wait) as db:
+                    return empty if db is None else read(db)
+            except self._failures as error:
+                if attempt == 1 and self._connection_lost(error):
+                    continue  # e.g. the server restarted: a new connection will do
+                raise StoreError(
+                    f"{self.where}: cannot read {what} ({_one_line(error)})") from None
+        raise AssertionError("unreachable")
 
     def recall_context(self, chat_key: str, max_age_seconds: float) -> str | None:
         def read(db: Any) -> str | None:
@@ -399,7 +417,8 @@ class _QueuedStore:
                     "LIMIT ?", (cutoff, limit)).fetchall()
             return Review([(q, int(n), int(s)) for q, n, s in unanswered],
                           [(p, int(b), int(g)) for p, b, g in worst])
-        result: Review = self._read("the use log", read, Review([], []))
+        result: Review = self._read("the use log", read, Review([], []),
+                                    wait=REVIEW_TIMEOUT_SECONDS)
         return result
 
     def stats(self, now: datetime | None = None) -> Stats:
@@ -436,7 +455,7 @@ class _QueuedStore:
                          [(int(h), int(n)) for h, n in hours],
                          [(q, int(n)) for q, n in top])
         empty = Stats(0, 0, 0.0, 0.0, 0.0, 0, 0, [], [])
-        result: Stats = self._read("the use log", read, empty)
+        result: Stats = self._read("the use log", read, empty, wait=REVIEW_TIMEOUT_SECONDS)
         return result
 
 
@@ -479,11 +498,11 @@ class SqliteStore(_QueuedStore):
             self._connection = None
 
     @contextlib.contextmanager
-    def _reading(self, create: bool) -> Iterator[sqlite3.Connection | None]:
+    def _reading(self, create: bool, wait: float) -> Iterator[sqlite3.Connection | None]:
         if not create and not self.path.exists():
             yield None  # reading creates nothing
             return
-        connection = self._connect(READ_WAIT_SECONDS if create else REVIEW_TIMEOUT_SECONDS)
+        connection = self._connect(wait)
         try:
             with connection:
                 yield connection
@@ -552,6 +571,30 @@ assert len(_PG_MIGRATIONS) == SCHEMA_VERSION
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
+class _QuietPoolLog(logging.Filter):
+    """psycopg_pool warns, over several lines, at every attempt to reach a database that is
+    down; our own warning already says records are lost: let one line through a minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = float("-inf")
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last < WARNING_INTERVAL_SECONDS:
+                return False
+            self._last = now
+        record.msg, record.args = " ".join(record.getMessage().split()), ()
+        return True
+
+
+_POOL_LOG_FILTER = _QuietPoolLog()
+
+
 class PostgresStore(_QueuedStore):
     """All state in a PostgreSQL database, shared by every bot process that uses it.
 
@@ -579,16 +622,31 @@ class PostgresStore(_QueuedStore):
         self._migrated = False
         self._migrate_lock = threading.Lock()
         self._down_until = 0.0  # reads fail at once until then (monotonic)
+        from psycopg.conninfo import conninfo_to_dict
+
         options = f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"
+        given = conninfo_to_dict(url).get("options")  # the URL's own options=... still apply
+        if given:
+            options = f"{given} {options}"
         if schema:
             options += f" -c search_path={schema}"
         self._connect_options = {"connect_timeout": CONNECT_TIMEOUT_SECONDS,
                                  "options": options, "application_name": "faqbot"}
         self._pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] | None = None
         self._pool_lock = threading.Lock()
+        logging.getLogger("psycopg.pool").addFilter(_POOL_LOG_FILTER)  # once: it is one object
 
     def _sql(self, statement: str) -> str:
         return statement.replace("%", "%%").replace("?", "%s")
+
+    def _connection_lost(self, error: BaseException) -> bool:
+        import psycopg
+        import psycopg_pool
+
+        # not PoolTimeout (an OperationalError too: no connection at all) nor a statement
+        # timeout (QueryCanceled): trying again would only wait again
+        return isinstance(error, psycopg.OperationalError) and not isinstance(
+            error, psycopg_pool.PoolTimeout | psycopg.errors.QueryCanceled)
 
     def _open_pool(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
         """The pool, opened on first use without waiting: a database that is down at start
@@ -607,33 +665,40 @@ class PostgresStore(_QueuedStore):
     @contextlib.contextmanager
     def _connection(self, wait: float) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection in a transaction (committed on leaving), schema up to date."""
-        with self._open_pool().connection(timeout=wait) as connection:
-            if not self._migrated:
-                self._migrate(connection)
-            yield connection
+        pool = self._open_pool()
+        try:
+            with pool.connection(timeout=wait) as connection:
+                if not self._migrated:
+                    self._migrate(connection)
+                yield connection
+        except self._failures as error:
+            if self._connection_lost(error):
+                pool.check()  # the others may be broken too (a restart): replace them now
+            raise
 
     def _writing(self) -> contextlib.AbstractContextManager[Any]:
         return self._connection(WRITE_WAIT_SECONDS)
 
     @contextlib.contextmanager
-    def _reading(self, create: bool) -> Iterator[Any]:
+    def _reading(self, create: bool, wait: float) -> Iterator[Any]:
         import psycopg_pool
 
         if time.monotonic() < self._down_until:
             raise psycopg_pool.PoolTimeout("the database did not answer a moment ago")
         try:
-            with self._connection(READ_WAIT_SECONDS) as connection:
+            with self._connection(wait) as connection:
                 yield connection
-        except self._failures:
-            self._down_until = time.monotonic() + DOWN_BACKOFF_SECONDS
+        except self._failures as error:
+            if not self._connection_lost(error):  # lost: the caller tries a new one
+                self._down_until = time.monotonic() + DOWN_BACKOFF_SECONDS
             raise
 
     def _migrate(self, connection: psycopg.Connection[Any]) -> None:
         with self._migrate_lock, connection.transaction():
+            # one migrating process at a time; the lock ends with the transaction
+            connection.execute("SELECT pg_advisory_xact_lock(hashtext('faqbot-schema'))")
             if self.schema:
                 connection.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
-            # one migrating process at a time (per schema); the lock ends with the transaction
-            connection.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")
             connection.execute(_META)
             row = connection.execute(
                 "SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
