@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, check_database_url, load_settings
 from bot.content import parse_number, validate
 from bot.errors import EXIT_ERROR, FaqbotError
 from bot.replies import FaqBot, Reply, rendering_problems
@@ -254,12 +254,14 @@ def _eval_suite(args: argparse.Namespace, path: Path) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot import bench, evaluation
 
+    check_database_url("--database-url", args.database_url)
     try:
         questions = evaluation.load_questions(args.questions)
         result = bench.run(
             _settings(args), _bot(args).index, questions, config=args.config,
             question=args.question, scale=args.scale, quick=args.quick,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
+            database_url=args.database_url,
         )
     except (bench.BenchError, evaluation.EvaluationError) as error:
         raise CliError(str(error)) from None
@@ -421,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the question of the cold-start runs")
     timing.add_argument("--questions", type=Path, default=Path("tests/data/questions.yaml"),
                         help="question set timed per question (default: tests/data/questions.yaml)")
+    timing.add_argument("--database-url", default="", metavar="URL",
+                        help="also time the PostgreSQL store there, in a temporary schema it "
+                             "drops (default: the tests' server if running, else not measured)")
     timing.set_defaults(handler=cmd_bench)
     return parser
 

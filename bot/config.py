@@ -226,7 +226,7 @@ def redact_database_url(url: str) -> str:
         return "(a database URL that cannot be read)"
 
 
-def _check_database_url(source: str, value: str) -> None:
+def check_database_url(source: str, value: str) -> None:
     """A postgresql:// URL libpq can read (or empty: not set); the message never shows the
     password."""
     if not value:
@@ -331,7 +331,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     if not isinstance(database_url, str):
         raise ConfigError(f"{path}: 'database_url' must be text (a postgresql:// URL)")
     database_url = database_url.strip()
-    _check_database_url(str(path), database_url)
+    check_database_url(str(path), database_url)
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")

@@ -478,6 +478,10 @@ class SqliteStore(_QueuedStore):
         self.path = path
         self.where = str(path)
         self._connection: sqlite3.Connection | None = None  # the writer's
+        # One connection for every read, kept open: opening one per message (and closing
+        # the last one, which checkpoints the WAL) costs milliseconds on the reply path.
+        self._reader: sqlite3.Connection | None = None
+        self._reader_lock = threading.Lock()
         self._migrated = False
 
     @contextlib.contextmanager
@@ -502,14 +506,28 @@ class SqliteStore(_QueuedStore):
         if not create and not self.path.exists():
             yield None  # reading creates nothing
             return
-        connection = self._connect(wait)
-        try:
-            with connection:
-                yield connection
-        finally:
-            connection.close()
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self._connect(wait, shared=True)
+            connection = self._reader
+            try:
+                connection.execute(f"PRAGMA busy_timeout = {round(wait * 1000)}")
+                with connection:
+                    yield connection
+            except BaseException:
+                connection.close()  # reopened by the next read
+                self._reader = None
+                raise
 
-    def _connect(self, timeout: float) -> sqlite3.Connection:
+    def close(self, timeout: float = CLOSE_WAIT_SECONDS) -> None:
+        """Write what is queued, then close the reading connection (reopened when needed)."""
+        super().close(timeout)
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    def _connect(self, timeout: float, shared: bool = False) -> sqlite3.Connection:
         """Open (creating it private: it holds what people typed) and bring the schema up to
         date (once per store)."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -517,7 +535,8 @@ class SqliteStore(_QueuedStore):
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             pass
-        connection = sqlite3.connect(self.path, timeout=timeout)
+        # shared: used by one thread at a time (under _reader_lock), whichever it is
+        connection = sqlite3.connect(self.path, timeout=timeout, check_same_thread=not shared)
         try:
             if not self._migrated:
                 connection.execute("PRAGMA journal_mode=WAL")
@@ -676,8 +695,10 @@ class PostgresStore(_QueuedStore):
                 pool.check()  # the others may be broken too (a restart): replace them now
             raise
 
-    def _writing(self) -> contextlib.AbstractContextManager[Any]:
-        return self._connection(WRITE_WAIT_SECONDS)
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._connection(WRITE_WAIT_SECONDS) as connection, connection.pipeline():
+            yield connection  # pipeline mode: a batch's statements share round trips
 
     @contextlib.contextmanager
     def _reading(self, create: bool, wait: float) -> Iterator[Any]:
@@ -686,8 +707,8 @@ class PostgresStore(_QueuedStore):
         if time.monotonic() < self._down_until:
             raise psycopg_pool.PoolTimeout("the database did not answer a moment ago")
         try:
-            with self._connection(wait) as connection:
-                yield connection
+            with self._connection(wait) as connection, connection.pipeline():
+                yield connection  # pipeline mode: hit_rate's statements share round trips
         except self._failures as error:
             if not self._connection_lost(error):  # lost: the caller tries a new one
                 self._down_until = time.monotonic() + DOWN_BACKOFF_SECONDS

@@ -48,7 +48,8 @@ class PostgresBackend:
 
     def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.url, options=f"-c search_path={self.schema}") as connection:
-            cursor = connection.execute(sql.replace("?", "%s"), params)  # type: ignore[arg-type]
+            cursor = connection.execute(  # type: ignore[call-overload]
+                sql.replace("?", "%s"), params or None)
             return cursor.fetchall() if cursor.description else []
 
     def drop(self) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import bench
 from bot.cli import chat, main
 from bot.config import ConfigError, Settings, load_settings
 from bot.flow import UserRateLimit, Verdict
@@ -218,3 +219,39 @@ def test_a_database_restart_costs_no_read_and_no_record(pg: PostgresBackend) -> 
 def test_the_password_is_never_in_the_store_description() -> None:
     store = PostgresStore(f"postgresql://bot:{PASSWORD}@db.example:5432/faqbot")
     assert store.where == "postgresql://bot:***@db.example:5432/faqbot"
+
+
+# --- faqbot bench: the store row ----------------------------------------------------------------
+
+
+def test_bench_times_recording_in_both_back_ends_and_drops_its_schema(
+    postgres_url: str, pg: PostgresBackend
+) -> None:
+    rows, notes = bench.store_rows(postgres_url, 200)
+    measured = {row.metric: row.bot for row in rows}
+    for backend in ("SQLite", "PostgreSQL"):
+        assert 0 < measured[f"store: record a question, caller, {backend} (µs)"] < 1e5
+        assert 0 < measured[f"store: record a question, written, {backend} (µs)"] < 1e6
+        assert 0 < measured[f"store: rate counter per message, {backend}, p50 (µs)"] < 1e6
+    assert "200 questions per back end" in notes[0]
+    assert pg.rows("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'faqbot_bench_%'") == []
+    assert "store: record a question, written, PostgreSQL" in bench.format_text(
+        bench.BenchResult(rows, (), notes))
+
+
+def test_bench_without_a_database_says_postgresql_was_not_measured() -> None:
+    rows, notes = bench.store_rows("", 50)
+    assert [row.metric for row in rows if "PostgreSQL" in row.metric] == []
+    assert len(rows) == 3
+    assert notes == ("store, PostgreSQL: not measured: no database_url "
+                     "(faqbot bench --database-url postgresql://…)",)
+
+
+def test_bench_with_a_bad_database_url_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(ROOT)
+    assert main(["bench", "--quick", "--database-url", f"mysql://u:{PASSWORD}@h/db"]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert "--database-url" in line and PASSWORD not in line
