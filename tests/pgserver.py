@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 BIN_DIRS = ("/usr/local/bin", "/usr/lib/postgresql/15/bin", "/usr/bin")
+BIN_DIRS_VARIABLE = "FAQBOT_PG_BIN_DIRS"  # where else to look (os.pathsep-separated), first
 START_SECONDS = 60  # pg_ctl -w waits this long for the server (a loaded 2-core machine)
 SERVER_USER = "postgres"  # the system user that runs the server when we are root
 DATABASE_USER = "faqbot"  # the superuser initdb creates; the tests connect as it
@@ -41,10 +42,11 @@ class PostgresServer:
 
 
 def _tool(name: str) -> str:
-    found = shutil.which(name) or next(
-        (f"{d}/{name}" for d in BIN_DIRS if os.access(f"{d}/{name}", os.X_OK)), None)
+    given = os.environ.get(BIN_DIRS_VARIABLE)
+    dirs = given.split(os.pathsep) if given is not None else [*os.get_exec_path(), *BIN_DIRS]
+    found = next((f"{d}/{name}" for d in dirs if os.access(f"{d}/{name}", os.X_OK)), None)
     if found is None:
-        raise PostgresUnavailable(f"{name} not found (looked in PATH and {', '.join(BIN_DIRS)})")
+        raise PostgresUnavailable(f"{name} not found (looked in {os.pathsep.join(dirs)})")
     return found
 
 

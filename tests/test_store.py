@@ -467,6 +467,20 @@ def test_a_rate_limit_on_a_store_is_shared_by_two_processes(backend: Backend) ->
                         Verdict.NOTIFY, Verdict.NOTIFY, Verdict.DROP]
 
 
+def test_a_shared_limit_lets_a_user_in_again_after_a_quiet_window(backend: Backend) -> None:
+    clock = FakeClock(1_700_000_000.0)
+    store = backend.make(clock=clock)
+    try:
+        limit = UserRateLimit(2, 10, store=store)
+        burst = [limit.check("telegram:9") for _ in range(4)]
+        clock.now += 11  # quiet for longer than the window
+        after = [limit.check("telegram:9") for _ in range(3)]
+    finally:
+        store.close()
+    assert burst == [Verdict.ALLOW, Verdict.ALLOW, Verdict.NOTIFY, Verdict.DROP]
+    assert after == [Verdict.ALLOW, Verdict.ALLOW, Verdict.NOTIFY]  # a new burst: told again
+
+
 # --- stats ----------------------------------------------------------------------------------
 
 

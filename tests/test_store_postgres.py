@@ -7,6 +7,9 @@ from __future__ import annotations
 import dataclasses
 import io
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +23,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.flow import UserRateLimit, Verdict
 from bot.replies import FaqBot
 from bot.store import SCHEMA_VERSION, PostgresStore, SqliteStore, StoreError, open_store
+from tests import pgserver
 from tests.storekit import PostgresBackend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -255,3 +259,23 @@ def test_bench_with_a_bad_database_url_is_one_line_and_exit_2(
     captured = capsys.readouterr()
     [line] = captured.err.splitlines()
     assert "--database-url" in line and PASSWORD not in line
+
+
+# --- the throwaway server -----------------------------------------------------------------------
+
+
+def test_without_postgresql_its_tests_fail_and_say_why_never_skip(tmp_path: Path) -> None:
+    probe = tmp_path / "test_probe.py"
+    probe.write_text("def test_needs_postgres(postgres_url):\n    assert postgres_url\n",
+                     encoding="utf-8")
+    env = {**os.environ, pgserver.BIN_DIRS_VARIABLE: str(tmp_path / "no-postgres-here")}
+    env.pop(pgserver.URL_VARIABLE, None)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tests.conftest",
+         "--rootdir", str(tmp_path), str(probe)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "could not start" in output and "initdb not found" in output
+    assert "skipped" not in output
