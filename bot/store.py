@@ -228,6 +228,7 @@ class _QueuedStore:
 
     def record_question(self, question: str, band: str, *, best_id: str = "",
                         score: int = 0) -> None:
+        band = getattr(band, "value", band)  # a Band enum member: its value
         if band not in BANDS:  # a caller's bug: costs this record, never the reply
             self._warn("band", band, "store %s: question not recorded: band %r is not one "
                        "of %s", self.where, band[:40], ", ".join(BANDS))
@@ -423,6 +424,8 @@ class _QueuedStore:
 
     def stats(self, now: datetime | None = None) -> Stats:
         now = now or datetime.now(UTC)
+        if now.tzinfo is None:
+            now = now.astimezone()  # naive: the machine's local time, for days and hours alike
         offset = (now.utcoffset() or timedelta(0)).total_seconds()
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
         week_start = now.timestamp() - STATS_DAYS * SECONDS_PER_DAY

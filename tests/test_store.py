@@ -9,6 +9,7 @@ tests/test_store_postgres.py does the same for a PostgreSQL server that is down.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import io
 import logging
 import os
@@ -265,6 +266,15 @@ def test_every_question_is_recorded_with_its_band(
                                                ("第二部分讲了什么", "answer")]
     assert kept[1][2:] == ("s2", 100)
     assert [q for q, _, _ in store.review().unanswered] == [DECLINED]  # answered: not listed
+
+
+def test_a_band_may_be_given_as_a_string_enum(store: Store, backend: Backend) -> None:
+    class Band(enum.StrEnum):  # as bot.search.results may define it
+        PROBABLE = "probable"
+
+    store.record_question("问题", Band.PROBABLE)
+    store.close()
+    assert backend.rows("SELECT band FROM questions") == [("probable",)]
 
 
 def test_an_unknown_band_is_not_recorded_and_warned_about(
