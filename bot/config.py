@@ -234,7 +234,8 @@ def check_database_url(source: str, value: str) -> None:
     shown = redact_database_url(value)[:80]
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+        for host in parts.netloc.rpartition("@")[2].split(","):  # libpq allows h1:p1,h2:p2
+            urlsplit(f"//{host}").port  # noqa: B018  (raises ValueError for a bad port)
     except ValueError:
         parts = None
     if (

@@ -649,7 +649,7 @@ def test_retention_days_setting_is_range_checked(tmp_path: Path, value: object,
     config = tmp_path / "config.yaml"
     config.write_text("" if value is None else f"retention_days: {value!r}\n".replace("'", '"'))
     if expected is None:
-        with pytest.raises(ConfigError, match="retention_days"):
+        with pytest.raises(ConfigError, match="'retention_days' must be a whole number"):
             load_settings(config, environ={})
     else:
         assert load_settings(config, environ={}).retention_days == expected

@@ -71,7 +71,19 @@ def test_database_url_chooses_postgresql_from_config_or_environment(
 
 
 @pytest.mark.parametrize("url", [
+    "postgresql://faqbot@db1.example:5432,db2.example:5433/faqbot?target_session_attrs=read-write",
+    "postgres://faqbot@[::1]:5432/faqbot",
+    "postgresql:///faqbot?host=/run/postgresql",
+])
+def test_database_urls_libpq_reads_are_accepted(url: str, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("retention_days: 30\n", encoding="utf-8")
+    assert load_settings(config, environ={"FAQBOT_DATABASE_URL": url}).database_url == url
+
+
+@pytest.mark.parametrize("url", [
     f"mysql://root:{PASSWORD}@localhost/db",
+    f"postgresql://u:{PASSWORD}@db1:5432,db2:70000/db",
     f"postgresql://u:{PASSWORD}@host:99999/db",
     f"postgresql://u:{PASSWORD}@host/db?nonsense=1",
     f"postgresql://u:{PASSWORD}@host/db name",
@@ -81,9 +93,12 @@ def test_a_bad_database_url_is_one_line_and_exit_2_without_the_password(
     url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with pytest.raises(ConfigError, match="database_url"):
-        load_settings(tmp_path / "absent.yaml", environ={"FAQBOT_DATABASE_URL": url,
-                                                         "FAQBOT_CONFIG": ""})
+    config = tmp_path / "config.yaml"
+    config.write_text("retention_days: 30\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, environ={"FAQBOT_DATABASE_URL": url})
+    assert str(raised.value).startswith(f"{config}: database_url")
+    assert PASSWORD not in str(raised.value)
     monkeypatch.setenv("FAQBOT_DATABASE_URL", url)
     monkeypatch.chdir(ROOT)
     assert main(["review"]) == 2
