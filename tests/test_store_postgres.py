@@ -294,3 +294,15 @@ def test_without_postgresql_its_tests_fail_and_say_why_never_skip(tmp_path: Path
     assert done.returncode == 1, output
     assert "could not start" in output and "initdb not found" in output
     assert "skipped" not in output
+
+
+def test_review_of_a_database_that_is_down_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FAQBOT_DATABASE_URL", DOWN_URL)
+    monkeypatch.chdir(ROOT)
+    assert main(["review"]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith("faqbot: postgresql://faqbot:***@") and "cannot read" in line
+    assert PASSWORD not in captured.out + captured.err
