@@ -3,7 +3,9 @@
 - per-question latency (p50, p99) of ``Index.search`` over the question set, on the
   report and on a synthetic corpus ``scale`` times larger built here from the report;
 - cold start of ``faqbot ask`` for one question (a fresh process, index cache warm);
-- peak RSS of that process.
+- peak RSS of that process;
+- the store: what recording one question costs the caller and the writer, with SQLite and
+  (given a database URL) with PostgreSQL.
 
 Beside each: the BM25 baseline of ``bot.evaluation`` (same tokens, ``get_scores``)
 and plain ``jieba.lcut`` with jieba's default dictionary. Numbers only: nothing
@@ -26,13 +28,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import Settings, redact_database_url
 from bot.content import Passage
 from bot.evaluation import Bm25Baseline, Question, document_text
 from bot.search import Index
+from bot.store import PostgresStore, SqliteStore
 from bot.textnorm import has_chinese, normalize
 
 DEFAULT_QUESTION = "海峡论坛是谁保障的"
+STORE_RECORDS = 5000  # questions recorded per back end: seconds of writing, not minutes
+STORE_RECORDS_QUICK = 1000
+STORE_READS = 200  # hit_rate calls timed per back end
+STORE_FLUSH_SECONDS = 300.0  # the bench waits for every record (the bot waits 2 s at most)
+TEST_DATABASE_URL = "FAQBOT_TEST_DATABASE_URL"  # the tests' throwaway server, when running
 P50_REPORT_MS = 0.5
 P50_LARGE_MS = 10.0
 _CLAUSE = re.compile(r"[^，,。；;！？!?]+[，,。；;！？!?]?")
@@ -197,10 +205,76 @@ class BenchResult:
     notes: tuple[str, ...]
 
 
+def store_rows(database_url: str, records: int) -> tuple[tuple[Row, ...], tuple[str, ...]]:
+    """Record ``records`` questions in a temporary SQLite file and (with ``database_url``)
+    in a temporary schema of that PostgreSQL database, dropped afterwards. Per question:
+    the caller's cost (queueing) and the writer's (flushed in batches, wall time / records)."""
+    rows: list[Row] = []
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="faqbot-bench-store-") as temp:
+        sqlite = SqliteStore(Path(temp) / "bench.sqlite3", queue_size=records + 1)
+        rows.extend(_store_figures("SQLite", sqlite, records))
+    if not database_url:
+        notes.append("store, PostgreSQL: not measured: no database_url "
+                     "(faqbot bench --database-url postgresql://…)")
+        return tuple(rows), tuple(notes)
+    schema = f"faqbot_bench_{os.getpid()}_{random.randrange(10**6)}"
+    try:
+        postgres = PostgresStore(database_url, schema=schema, queue_size=records + 1)
+        try:
+            postgres.hit_rate("bench", 1)  # connect and create the schema before timing
+            rows.extend(_store_figures("PostgreSQL", postgres, records))
+        finally:
+            postgres.close()
+            _drop_schema(database_url, schema)
+    except Exception as error:  # noqa: BLE001  (a bench row, not the bench, is lost)
+        notes.append(f"store, PostgreSQL: not measured: {' '.join(str(error).split())[:160]}")
+        return tuple(rows), tuple(notes)
+    notes.append(f"store: {records} questions per back end through record_question; "
+                 f"PostgreSQL at {redact_database_url(database_url)} (schema {schema}, "
+                 "dropped after); caller: the call itself (queueing); written: first call to "
+                 "all written, per question (batches in one transaction each); rate counter: "
+                 f"hit_rate (a synchronous read-write on the reply path), {STORE_READS} calls")
+    return tuple(rows), tuple(notes)
+
+
+def _store_figures(name: str, recording: SqliteStore | PostgresStore, records: int) -> list[Row]:
+    started = time.perf_counter()
+    caller = 0.0
+    for n in range(records):
+        before = time.perf_counter()
+        recording.record_question(f"问题{n}", "decline", best_id="s1", score=n % 100)
+        caller += time.perf_counter() - before
+    recording.close(STORE_FLUSH_SECONDS)
+    written = time.perf_counter() - started
+    if recording.dropped or recording.review(1).unanswered[0][1] != 1:
+        raise BenchError(f"store bench: {name} did not write every record")
+    reads = []
+    for n in range(STORE_READS):  # what a reply waits for: the shared rate counter
+        before = time.perf_counter()
+        recording.hit_rate(f"user{n % 10}", 60)
+        reads.append(time.perf_counter() - before)
+    return [Row(f"store: record a question, caller, {name} (µs)", 1e6 * caller / records,
+                None, None),
+            Row(f"store: record a question, written, {name} (µs)", 1e6 * written / records,
+                None, None),
+            Row(f"store: rate counter per message, {name}, p50 (µs)",
+                1e6 * statistics.median(reads), None, None)]
+
+
+def _drop_schema(database_url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 def run(settings: Settings, index: Index, questions: Sequence[Question], *,
         config: Path | None = None, question: str = DEFAULT_QUESTION, scale: int = 1000,
-        quick: bool = False, progress: Callable[[str], None] | None = None) -> BenchResult:
-    """Measure everything; ``progress`` receives one line per step."""
+        quick: bool = False, progress: Callable[[str], None] | None = None,
+        database_url: str = "") -> BenchResult:
+    """Measure everything; ``progress`` receives one line per step. The store row uses
+    ``database_url`` for PostgreSQL, else the tests' server if one is running."""
     say = progress or (lambda _: None)
     if scale < 1:
         raise BenchError("--scale must be 1 or more")
@@ -262,6 +336,11 @@ def run(settings: Settings, index: Index, questions: Sequence[Question], *,
             [sys.executable, "-c", _BM25_COLD, str(documents), normalize(question)], runs
         )
 
+    database_url = database_url or os.environ.get(TEST_DATABASE_URL, "")
+    say("bench: recording questions in the store (SQLite"
+        + (", PostgreSQL)" if database_url else ")"))
+    store, store_notes = store_rows(database_url, STORE_RECORDS_QUICK if quick else STORE_RECORDS)
+
     jieba_small_p50, jieba_small_p99 = small["jieba"]
     rows = (
         Row("p50 per question, report (ms)", small["bot"][0], small["bm25"][0], jieba_small_p50,
@@ -274,6 +353,7 @@ def run(settings: Settings, index: Index, questions: Sequence[Question], *,
             1000 * jieba_cold.seconds, "< jieba", bot_cold.seconds < jieba_cold.seconds),
         Row("peak RSS of that process (MB)", bot_cold.rss_mb, bm25_cold.rss_mb,
             jieba_cold.rss_mb),
+        *store,
     )
     context = (
         f"machine: {_cpu()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
@@ -293,6 +373,7 @@ def run(settings: Settings, index: Index, questions: Sequence[Question], *,
         "dictionary, build, query) | `python -c \"import jieba; jieba.lcut(...)\"`; "
         "jieba's own cache warm in all three",
         f"bench process peak RSS: {_self_rss_mb():.0f} MB (both corpora and both indexes built)",
+        *store_notes,
     )
     return BenchResult(rows, context, notes)
 

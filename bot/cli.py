@@ -19,11 +19,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, check_database_url, load_settings
 from bot.content import parse_number, validate
 from bot.errors import EXIT_ERROR, FaqbotError
 from bot.replies import FaqBot, Reply, rendering_problems
-from bot.store import SqliteStore, StoreError
+from bot.store import StoreError, open_store
 
 # A scraped report is about 40 KB; 4 MB is a hundred of them, and read whole into memory.
 MAX_IMPORT_BYTES = 4 * 1024 * 1024
@@ -179,12 +179,14 @@ _INVISIBLE = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, formats, se
 
 def cmd_review(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    store = SqliteStore(settings.feedback_db, retention_days=settings.retention_days)
+    store = open_store(settings)
     try:
         review = store.review(args.limit)
     except StoreError as error:
         raise CliError(str(error)) from None
-    print(f"未答或低置信度的问题（{settings.feedback_db}）：")
+    finally:
+        store.close()
+    print(f"未答或低置信度的问题（{store.where}）：")
     for question, times, score in review.unanswered:
         print(f"  {times:>4}×  {score:>3}  {visible(question)}")
     if not review.unanswered:
@@ -256,12 +258,14 @@ def _eval_suite(args: argparse.Namespace, path: Path) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot import bench, evaluation
 
+    check_database_url("--database-url", args.database_url)
     try:
         questions = evaluation.load_questions(args.questions)
         result = bench.run(
             _settings(args), _bot(args).index, questions, config=args.config,
             question=args.question, scale=args.scale, quick=args.quick,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
+            database_url=args.database_url,
         )
     except (bench.BenchError, evaluation.EvaluationError) as error:
         raise CliError(str(error)) from None
@@ -423,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the question of the cold-start runs")
     timing.add_argument("--questions", type=Path, default=Path("tests/data/questions.yaml"),
                         help="question set timed per question (default: tests/data/questions.yaml)")
+    timing.add_argument("--database-url", default="", metavar="URL",
+                        help="also time the PostgreSQL store there, in a temporary schema it "
+                             "drops (default: the tests' server if running, else not measured)")
     timing.set_defaults(handler=cmd_bench)
     return parser
 

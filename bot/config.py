@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from bot import safe_yaml
 from bot.errors import FaqbotError
@@ -98,6 +98,9 @@ class Settings:
     log_message_text: bool = False  # log what users typed (escaped, clipped); off: lengths only
     context_minutes: int = DEFAULT_CONTEXT_MINUTES  # follow-ups read the last answer this long
     reply_script: str = "auto"  # auto (the question's script) | simplified | traditional
+    # postgresql://user@host/db: keep all state there instead of feedback_db (may hold a
+    # password: never shown, see redact_database_url)
+    database_url: str = field(default="", repr=False)
 
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
@@ -245,6 +248,52 @@ def _check_url(source: str, name: str, value: str) -> None:
         raise ConfigError(f"{source}: {name} must be an http(s) URL, not {value[:60]!r}")
 
 
+_DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def redact_database_url(url: str) -> str:
+    """The URL with any password replaced by ***, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        host = parts.netloc.rpartition("@")[2]
+        netloc = f"{parts.username or ''}:***@{host}"
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "(a database URL that cannot be read)"
+
+
+def check_database_url(source: str, value: str) -> None:
+    """A postgresql:// URL libpq can read (or empty: not set); the message never shows the
+    password."""
+    if not value:
+        return
+    shown = redact_database_url(value)[:80]
+    try:
+        parts = urlsplit(value)
+        for host in parts.netloc.rpartition("@")[2].split(","):  # libpq allows h1:p1,h2:p2
+            urlsplit(f"//{host}").port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        parts = None
+    if (
+        parts is None or parts.scheme not in _DATABASE_SCHEMES
+        or any(c.isspace() or not c.isprintable() for c in value)
+    ):
+        raise ConfigError(f"{source}: database_url must be a postgresql:// URL "
+                          f"(postgresql://user@host:5432/dbname), not {shown!r}")
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        raise ConfigError(f"{source}: database_url needs psycopg: pip install "
+                          "'psycopg[binary]' 'psycopg-pool'") from None
+    try:
+        conninfo_to_dict(value)
+    except Exception as error:  # noqa: BLE001  (psycopg.ProgrammingError: libpq's own check)
+        reason = " ".join(str(error).replace(value, shown).split())[:120]
+        raise ConfigError(f"{source}: database_url {shown!r} cannot be used: {reason}") from None
+
+
 def _check_telegram(source: str, telegram: TelegramSettings) -> None:
     if telegram.mode not in _MODES:
         raise ConfigError(f"{source}: telegram.mode must be 'polling' or 'webhook'")
@@ -292,7 +341,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     base = path.parent if path.is_file() else Path.cwd()
     allowed = {"content", "cache_dir", "feedback_db", "retention_days", "match", "telegram",
                "texts", "log_format", "log_message_text",
-               "context_minutes", "reply_script"}
+               "context_minutes", "reply_script", "database_url"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}'")
@@ -337,6 +386,11 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     reply_script = raw.get("reply_script", "auto")
     if reply_script not in REPLY_SCRIPTS:
         raise ConfigError(f"{path}: 'reply_script' must be one of {', '.join(REPLY_SCRIPTS)}")
+    database_url = env.get("FAQBOT_DATABASE_URL") or raw.get("database_url") or ""
+    if not isinstance(database_url, str):
+        raise ConfigError(f"{path}: 'database_url' must be text (a postgresql:// URL)")
+    database_url = database_url.strip()
+    check_database_url(str(path), database_url)
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")
@@ -355,4 +409,5 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         log_message_text=log_message_text,
         context_minutes=context_minutes,
         reply_script=reply_script,
+        database_url=database_url,
     )

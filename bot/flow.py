@@ -6,7 +6,8 @@
   so one busy chat cannot starve the others. Each chat's backlog is capped, and ``close``
   cancels whatever is left after a grace period.
 - ``UserRateLimit``: a token bucket per user (N messages per M seconds) that says when to
-  send the one polite notice of a burst.
+  send the one polite notice of a burst; with a store, a window counted in the store, so
+  every process sharing it enforces one limit.
 - ``LogThrottle``: one log line per kind of trouble per interval; repeats are counted and
   summarised once.
 """
@@ -22,7 +23,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from bot.store import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -158,16 +161,31 @@ class _Bucket:
     notified: bool = False
 
 
+class RateCounter(Protocol):
+    """What a shared limit needs of bot.store.Store."""
+
+    def hit_rate(self, user_key: str, window_seconds: float) -> int: ...
+
+
 @dataclass
 class UserRateLimit:
     """A token bucket per user: ``messages`` at once, refilled at ``messages`` per
-    ``seconds``. A burst ends when the bucket is full again; its first refusal is NOTIFY."""
+    ``seconds``. A burst ends when the bucket is full again; its first refusal is NOTIFY.
+
+    With a ``store`` the limit is shared by every process using it: a user may send
+    ``messages`` per sliding window of ``seconds``, counted there (refused messages count
+    too, so a flood stays refused until it pauses). Each process notifies once per burst.
+    If the store cannot be read the in-memory bucket decides (one log line per interval).
+    """
 
     messages: int
     seconds: float
     clock: Clock = time.monotonic
+    store: RateCounter | None = None
     _buckets: dict[Hashable, _Bucket] = field(default_factory=dict)
     _forgot_at: float = float("-inf")
+    _notified: set[Hashable] = field(default_factory=set)  # shared limit: bursts told once
+    _throttle: LogThrottle = field(default_factory=lambda: LogThrottle(logger))
 
     def __len__(self) -> int:
         """Users whose recent messages are remembered."""
@@ -176,6 +194,14 @@ class UserRateLimit:
     def check(self, user: Hashable) -> Verdict:
         if self.messages <= 0:  # switched off
             return Verdict.ALLOW
+        if self.store is not None:
+            try:
+                sent = self.store.hit_rate(str(user), self.seconds)
+            except StoreError as error:
+                self._throttle.log(logging.WARNING, "shared rate limit unavailable",
+                                   "%s; limiting per process meanwhile", error)
+            else:
+                return self._shared_verdict(user, sent)
         now = self.clock()
         bucket = self._buckets.get(user)
         if bucket is None:
@@ -192,6 +218,18 @@ class UserRateLimit:
         if bucket.notified:
             return Verdict.DROP
         bucket.notified = True
+        return Verdict.NOTIFY
+
+    def _shared_verdict(self, user: Hashable, sent: int) -> Verdict:
+        """``sent``: the user's messages in the window, this one included."""
+        if sent <= self.messages:
+            self._notified.discard(user)  # within the limit again: a later burst is new
+            return Verdict.ALLOW
+        if user in self._notified:
+            return Verdict.DROP
+        if len(self._notified) >= FORGET_AT_BUCKETS:
+            self._notified.clear()  # at worst one more notice to a flooding user
+        self._notified.add(user)
         return Verdict.NOTIFY
 
     def _forget_full(self, current: Hashable, now: float, rate: float) -> None:

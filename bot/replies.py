@@ -48,7 +48,7 @@ from bot.search import (
     TableOfContents,
 )
 from bot.smalltalk import SmallTalk
-from bot.store import ContextMemory, SqliteStore, Store
+from bot.store import ContextMemory, Store, StoreError, open_store
 from bot.textnorm import compact, to_simplified
 
 TOC_TITLE = "报告目录"
@@ -71,7 +71,6 @@ PLAIN_MARK = ("【", "】")  # the answering sentence in plain text (bold in Tel
 DECLINE_SUGGESTIONS = 3  # a decline offers this many passages at most: one screen
 SUGGESTED_TOPIC_CHARS = 12  # a decline's suggested question names a title this short
 RUNNER_UP_LABEL_CHARS = 24  # a button label a phone shows on one line
-LOW_CONFIDENCE = 70  # answers below this confidence are kept for review too
 CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
 SLOGANS_BUTTON = ("💬 口号", "slogans")
@@ -218,7 +217,8 @@ class FaqBot:
 
     @classmethod
     def from_settings(cls, settings: Settings, record: bool = False) -> FaqBot:
-        """The bot for these settings; ``record`` keeps feedback in settings.feedback_db."""
+        """The bot for these settings; ``record`` keeps the use log and feedback in the
+        store the settings name (bot.store.open_store)."""
         index = Index.load(
             settings.content, settings.cache_dir,
             answer_threshold=settings.match.answer_threshold,
@@ -227,7 +227,7 @@ class FaqBot:
         )
         if not record:
             return cls(settings, index)
-        store = SqliteStore(settings.feedback_db, retention_days=settings.retention_days)
+        store = open_store(settings)
         store.purge()  # retention applies from the start, not only from the first record
         return cls(settings, index, store)
 
@@ -327,8 +327,11 @@ class FaqBot:
             return self.small_talk(talk.kind)
         follow_up = followups.recognise(simplified)
         if follow_up is not None:
-            context = self.contexts.recall_context(
-                chat_key, self.settings.context_minutes * SECONDS_PER_MINUTE)
+            try:
+                context = self.contexts.recall_context(
+                    chat_key, self.settings.context_minutes * SECONDS_PER_MINUTE)
+            except StoreError:  # a store that is down: the follow-up has no context
+                context = None
             reply = self._follow_up(follow_up, context) if context else None
             if reply is not None:
                 self._remember(reply, chat_key)
@@ -343,9 +346,9 @@ class FaqBot:
         """A question alone (no small talk, no context): the best passage, or a decline."""
         result = self.index.search(question, k=1 + self.settings.match.related)
         best_score = result.hits[0].score if result.hits else 0
-        if self.store is not None and (not result.answered or best_score < LOW_CONFIDENCE):
+        if self.store is not None:  # every question, with its outcome
             best_id = result.hits[0].id if result.hits else ""
-            self.store.record_question(question, best_id, best_score, result.answered)
+            self.store.record_question(question, result.band, best_id=best_id, score=best_score)
         if not result.answered:
             if isinstance(result.intent, NotInReport):
                 return self._absent(result.intent)

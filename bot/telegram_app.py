@@ -806,7 +806,11 @@ def build_application(
     telegram = settings.telegram
     throttle = LogThrottle(logger)
     processor = ChatOrderedUpdateProcessor(
-        user_limit=UserRateLimit(telegram.user_messages, telegram.user_seconds),
+        # replicas sharing a PostgreSQL store share the counts (SQLite: one process, memory)
+        user_limit=UserRateLimit(
+            telegram.user_messages, telegram.user_seconds,
+            store=faq.store if settings.database_url else None,
+        ),
         too_fast=settings.text("too_fast"), throttle=throttle,
     )
     builder = (

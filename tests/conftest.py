@@ -1,7 +1,9 @@
 """Shared fixtures: the real bot, built once per session with its index cache in a temp dir.
 
 Fixture names are generic on purpose (other test packages may reuse them):
-``project_root``, ``faqbot_cache_dir``, ``faqbot_feedback_db``, ``settings`` and ``faq_bot``.
+``project_root``, ``faqbot_cache_dir``, ``faqbot_feedback_db``, ``settings``, ``faq_bot``
+and ``postgres_url`` (a throwaway PostgreSQL server, started by the first test that needs
+it and stopped at the end of the session; if it cannot start, those tests fail and say why).
 Nothing a test runs writes into the work tree: the index cache and the feedback
 database live in temp dirs, for this process and (through the environment) subprocesses.
 """
@@ -11,12 +13,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.config import Settings, load_settings
 from bot.replies import FaqBot
+from tests import pgserver
 
 ROOT = Path(__file__).resolve().parents[1]
 _HYPOTHESIS_STORAGE = "HYPOTHESIS_STORAGE_DIRECTORY"
@@ -56,6 +60,7 @@ def _faqbot_cache_env(
     also for subprocesses."""
     monkeypatch.setenv("FAQBOT_CACHE_DIR", str(faqbot_cache_dir))
     monkeypatch.setenv("FAQBOT_FEEDBACK_DB", str(faqbot_feedback_db))
+    monkeypatch.delenv("FAQBOT_DATABASE_URL", raising=False)  # the host's store: never in tests
 
 
 @pytest.fixture(scope="session")
@@ -72,3 +77,24 @@ def settings(faqbot_cache_dir: Path, faqbot_feedback_db: Path) -> Settings:
 def faq_bot(settings: Settings) -> FaqBot:
     """The real bot over the real content, built once per session."""
     return FaqBot.from_settings(settings)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL server for the session (tests/pgserver.py), its URL also in
+    FAQBOT_TEST_DATABASE_URL for subprocesses. Tests isolate themselves in schemas."""
+    try:
+        server = pgserver.start()
+    except pgserver.PostgresUnavailable as error:
+        reason = str(error)
+    else:
+        reason = ""
+    if reason:  # a failure, never a skip: CI must not pass without the PostgreSQL tests
+        pytest.fail(f"PostgreSQL tests need a throwaway server and it could not start: {reason}",
+                    pytrace=False)
+    os.environ[pgserver.URL_VARIABLE] = server.url
+    try:
+        yield server.url
+    finally:
+        os.environ.pop(pgserver.URL_VARIABLE, None)
+        server.stop()
