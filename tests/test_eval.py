@@ -11,6 +11,7 @@ import pytest
 
 from bot import cli
 from bot import suite as suite_module
+from bot.config import load_settings
 from bot.evaluation import (
     Comparison,
     Evaluation,
@@ -630,3 +631,25 @@ def test_a_suite_entry_may_give_conversations(tmp_path: Path,
                      encoding="utf-8")
     with pytest.raises(suite_module.SuiteError, match="exactly one of questions"):
         load_suite(suite)
+
+
+# The development sets (written blind, matched against while developing; the untouched sets
+# stay the final check): the share each report reaches now, so that no change can lower it.
+# The target is 95% on every report; the imported reports do not reach it yet (their
+# paraphrases need general word knowledge the lexical matcher lacks: see README).
+DEV_SET_FLOORS = {
+    "siming-dev": 0.93, "caizheng-dev": 0.78, "zhengce-dev": 0.85, "liangshi-dev": 0.78,
+    "chat-siming-dev": 0.91, "pinyin-siming-dev": 0.97,
+}
+
+
+def test_the_development_sets_keep_their_figures(faqbot_cache_dir: Path) -> None:
+    entries = [e for e in load_suite(SUITE) if e.name in DEV_SET_FLOORS]
+    assert {e.name for e in entries} == set(DEV_SET_FLOORS)
+    settings = load_settings(ROOT / "config.yaml")
+    thresholds = Thresholds(settings.match.answer_threshold, settings.match.suggest_threshold,
+                            settings.match.probable_threshold)
+    for result in run_suite(entries, faqbot_cache_dir, thresholds):
+        top1 = result.comparison.bot.overall.top1
+        floor = DEV_SET_FLOORS[result.entry.name]
+        assert top1 >= floor, f"{result.entry.name}: {top1:.1%} < {floor:.0%}"
