@@ -602,7 +602,10 @@ class FaqBot:
         reply_script, else (auto) the script of what was typed, or of the conversation's
         last message that told (你好 and button presses tell nothing)."""
         choice = self._fixed_scripts.get(chat_key, self.settings.reply_script)
-        seen = detect(text) if text else None
+        before = self._seen_scripts.get(chat_key)
+        # 你好 after a traditional question keeps it; in a simplified chat it changes nothing
+        neutral_matters = before in (Script.TAIWAN, Script.HONG_KONG)
+        seen = detect(text, neutral_matters) if text else None
         if seen is not None:
             _remember_recent(self._seen_scripts, chat_key, seen, SCRIPT_CHATS)
         else:

@@ -117,3 +117,10 @@ def test_reply_script_is_read_from_the_config(tmp_path: Path) -> None:
 def test_a_traditional_reply_keeps_the_reports_words() -> None:
     """Only characters change: 信息 stays 信息 (資訊 would be Taiwan's word, not the report's)."""
     assert convert("创建信息平台", Script.TAIWAN) == "創建信息平臺"
+
+
+def test_a_simplified_chat_never_needs_to_tell_neutral_text_apart() -> None:
+    # 你好 tells nothing; where nothing traditional came before, it is simply simplified
+    assert detect("你好") is None
+    assert detect("你好", neutral_matters=False) == Script.SIMPLIFIED
+    assert detect("這是哪一部分的", neutral_matters=False) == Script.TAIWAN
