@@ -70,6 +70,7 @@ FUZZY_TITLE = 60  # partial_ratio a title needs when no passage contains the typ
 PLAIN_MARK = ("【", "】")  # the answering sentence in plain text (bold in Telegram)
 DECLINE_SUGGESTIONS = 3  # a decline offers this many passages at most: one screen
 SUGGESTED_TOPIC_CHARS = 12  # a decline's suggested question names a title this short
+SUGGESTED_QUESTION_CHARS = (6, 20)  # an alternate question offered instead: a whole one, short
 RUNNER_UP_LABEL_CHARS = 24  # a button label a phone shows on one line
 CONSOLE_USER = "console"  # who rates in the console chat: one local user
 TOC_BUTTON = ("📑 目录", "toc")
@@ -940,10 +941,19 @@ class FaqBot:
         return Reply(tuple(blocks), tuple(buttons), False, result)
 
     def _suggested_question(self, hit: Hit) -> str:
-        """A passage offered as the question it answers, named by the report's own title
-        of it (a measure's or section's title without its 一是 or （三）, up to its first
-        comma; a slogan's words; a part's whole passage), e.g.
+        """A passage offered as the question it answers: one of its alternate questions
+        when the content gives one short enough for a button, else one named by the
+        report's own title of it (a measure's or section's title without its 一是 or （三）,
+        up to its first comma; a slogan's words; a part's whole passage), e.g.
         报告里关于“以文辅政力求更精”是怎么说的？"""
+        passage = self.index.passages.get(hit.id)
+        asked = [
+            q for q in (passage.questions if passage is not None else ())
+            if _QUESTION.search(q) and SUGGESTED_QUESTION_CHARS[0] <= len(q)
+            <= SUGGESTED_QUESTION_CHARS[1]
+        ]
+        if asked:
+            return asked[0] if asked[0][-1] in "？?" else f"{asked[0]}？"
         topic = _one_line(self._topic(hit.id, hit.title))
         topic = _clip(_TITLE_CUT.split(topic, 1)[0].strip("“”\"' "), SUGGESTED_TOPIC_CHARS)
         return self.settings.text("decline_question", topic=topic or _clip(hit.path, 12))
