@@ -862,7 +862,7 @@ def library_problems(reports: Sequence[tuple[Path, Report]]) -> list[Problem]:
             problems.append(Problem(
                 str(file), 0, f"report id '{key}' (the file's name) is too long: button data "
                 f"for passage {longest} would take {size} bytes, Telegram allows {ACTION_BYTES}; "
-                f"shorten the file's name by {size - ACTION_BYTES} characters"))
+                f"rename the file to at most {len(key) - (size - ACTION_BYTES)} characters"))
         other = names.get(report.name)
         if other is not None:
             problems.append(Problem(str(file), _name_line(file), f"report name '{report.name}' "
