@@ -141,12 +141,15 @@ def test_buttons_and_deep_links_round_trip_to_the_reports_passage(
         assert bot.action(action, "chat") is not None, action
 
 
-def test_buttons_of_another_report_or_without_one_are_stale(bot: FaqBot) -> None:
-    assert bot.action("p:s2.m3") is None  # a one-report button: which report?
-    assert bot.action("p:nosuch/s2") is None
-    assert bot.action(f"p:{SEED}/s99") is None
-    assert bot.action("rep:nosuch") is None
-    assert bot.action(f"fb:good:{SEED}/s99") is None
+@pytest.mark.parametrize("data", [
+    "p:s2.m3",  # a one-report button: which report?
+    "p:nosuch/s2", f"p:{SEED}/s99", f"p:{SEED}/", "p:/s2", f"sec:{SEED}/s9", "sec:s1",
+    "rep:nosuch", "toc:nosuch", "slogans:", f"fb:good:{SEED}/s99", f"fb:bad:{SEED}/",
+    f"fb:other:{SEED}/s1", "fb:good:s1", "", "nonsense",
+])
+def test_unknown_or_malformed_buttons_of_two_reports_are_stale(bot: FaqBot, data: str) -> None:
+    assert bot.action(data, "chat") is None
+    assert bot.default_report("chat") is None  # type: ignore[attr-defined]
 
 
 def test_a_deep_link_to_a_report_shows_its_contents(bot: FaqBot) -> None:
@@ -222,8 +225,23 @@ def test_ask_json_hits_name_their_report(two_reports_content: Path, project_root
     assert scores == sorted(scores, reverse=True)
 
 
-def test_validate_checks_every_report_of_a_folder(two_reports_content: Path) -> None:
+def test_validate_checks_every_report_of_a_folder(two_reports_content: Path, tmp_path: Path,
+                                                   project_root: Path,
+                                                   faqbot_cache_dir: Path) -> None:
     assert validate([two_reports_content]) == []
+    bad = copy_of(two_reports_content, tmp_path / "content")
+    (bad / f"{SEED}.yaml").rename(bad / "Seed.yaml")
+    environment = {"FAQBOT_CACHE_DIR": str(faqbot_cache_dir), "PATH": "/usr/bin:/bin"}
+    command = [sys.executable, "-m", "bot.cli", "validate"]
+    good = subprocess.run([*command, str(two_reports_content)], cwd=project_root,
+                          env=environment, capture_output=True, text=True, timeout=300)
+    assert (good.returncode, good.stdout, good.stderr) == (
+        0, f"ok: {two_reports_content}\n", "")
+    refused = subprocess.run([*command, str(bad)], cwd=project_root, env=environment,
+                             capture_output=True, text=True, timeout=300)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == (f"{bad / 'Seed.yaml'}:0: report id 'Seed' (the file's name) may "
+                              "hold only a-z, 0-9, _ and -: rename the file\n")
 
 
 def copy_of(content: Path, folder: Path) -> Path:
