@@ -801,8 +801,9 @@ def validate(paths: Iterable[Path]) -> list[Problem]:
     """Every problem in the given files or directories (empty when all are valid),
     including every sentence the YAML lost, changed or repeated from its source.
 
-    Each path is loaded exactly as the bot loads its content (load_report), so a
-    directory holding two reports fails here as it would fail there.
+    Each path is loaded as the bot loads its content: a file or a folder of one report
+    (load_report), or each report of a folder of several, then the reports together
+    (library_problems: ids fit for buttons, names apart), as bot.search.library does.
     """
     problems: list[Problem] = []
     for path in paths:
@@ -964,7 +965,8 @@ def _clip(text: str, limit: int = 40) -> str:
 
 
 def load_report(path: Path) -> Report:
-    """The one report the bot serves: a YAML file, or a directory holding exactly one."""
+    """One report: a YAML file, or a directory holding exactly one (a folder of several
+    is served by bot.search.library, each file with load_file)."""
     files = content_files([path])
     if len(files) != 1:
         found = ", ".join(f.name for f in files) or "none"
