@@ -66,7 +66,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not problems:  # then every reply the bot can give, with the config's texts
         for path in paths:
             bot = FaqBot.from_settings(dataclasses.replace(settings, content=path))
-            problems.extend(rendering_problems(bot))
+            for part in bot.parts():  # each report of a folder of several
+                problems.extend(rendering_problems(part))
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -143,13 +144,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for question in _questions(args.question, sys.stdin):
         reply = bot.handle(question)
         if args.json:
-            result = bot.index.search(question, k=args.k)
+            result, hits = bot.ranked_hits(question, args.k)
             print(json.dumps({
                 "question": question,
                 "answered": result.answered,
                 "band": result.band.value,
                 "answer_span": list(result.answer_span) if result.answer_span else None,
-                "hits": [bot.described(h).as_dict() for h in result.hits],
+                "hits": hits,
                 "reply": reply.plain(),
             }, ensure_ascii=False))
         else:

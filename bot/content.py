@@ -10,7 +10,7 @@ import difflib
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -801,11 +801,25 @@ def validate(paths: Iterable[Path]) -> list[Problem]:
     """Every problem in the given files or directories (empty when all are valid),
     including every sentence the YAML lost, changed or repeated from its source.
 
-    Each path is loaded exactly as the bot loads its content (load_report), so a
-    directory holding two reports fails here as it would fail there.
+    Each path is loaded as the bot loads its content: a file or a folder of one report
+    (load_report), or each report of a folder of several, then the reports together
+    (library_problems: ids fit for buttons, names apart), as bot.search.library does.
     """
     problems: list[Problem] = []
     for path in paths:
+        files = content_files([path]) if path.is_dir() else []
+        if len(files) > 1:  # a content folder of several reports: each, then them together
+            loaded = []
+            for file in files:
+                try:
+                    report = load_file(file)
+                except ContentError as error:
+                    problems.extend(error.problems)
+                else:
+                    problems.extend(source_problems(report, file))
+                    loaded.append((file, report))
+            problems.extend(library_problems(loaded))
+            continue
         try:
             report = load_report(path)
         except ContentError as error:
@@ -813,6 +827,59 @@ def validate(paths: Iterable[Path]) -> list[Problem]:
         else:
             problems.extend(source_problems(report, Path(report.file)))
     return problems
+
+
+# --- several reports in one content folder --------------------------------------------
+
+# A report's id is its file's stem: it goes into button data, deep links and inline result
+# ids, which Telegram limits to these characters and to 64 bytes.
+REPORT_ID = re.compile(r"[a-z0-9_-]+")
+ACTION_BYTES = 64  # Telegram's limit for callback_data and inline result ids
+# the longest button data naming a passage: fb:good:<report>/<passage>
+LONGEST_PASSAGE_ACTION = "fb:good:{report}/{passage}"
+_NAME_LINE = re.compile(r"^\s*name:", re.MULTILINE)
+
+
+def report_id(file: Path) -> str:
+    """The id of the report a content file holds: the file's name without .yaml."""
+    return file.stem
+
+
+def library_problems(reports: Sequence[tuple[Path, Report]]) -> list[Problem]:
+    """What keeps several reports from being served together: an id (file name) that is
+    not a safe [a-z0-9_-] word or would make button data longer than Telegram allows, and
+    two reports of one name (their choice buttons could not be told apart)."""
+    problems: list[Problem] = []
+    names: dict[str, Path] = {}
+    for file, report in reports:
+        key = report_id(file)
+        if not REPORT_ID.fullmatch(key):
+            problems.append(Problem(str(file), 0, f"report id '{key}' (the file's name) may hold "
+                                    "only a-z, 0-9, _ and -: rename the file"))
+            continue
+        longest = max((p.id for p in report.passages), key=len, default="")
+        size = len(LONGEST_PASSAGE_ACTION.format(report=key, passage=longest).encode())
+        if size > ACTION_BYTES:
+            problems.append(Problem(
+                str(file), 0, f"report id '{key}' (the file's name) is too long: button data "
+                f"for passage {longest} would take {size} bytes, Telegram allows {ACTION_BYTES}; "
+                f"rename the file to at most {len(key) - (size - ACTION_BYTES)} characters"))
+        other = names.get(report.name)
+        if other is not None:
+            problems.append(Problem(str(file), _name_line(file), f"report name '{report.name}' "
+                                    f"is also the name of {other}: name each report differently"))
+        names.setdefault(report.name, file)
+    return problems
+
+
+def _name_line(file: Path) -> int:
+    """The line of a report file's name: field (0 when it cannot be found)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return 0
+    found = _NAME_LINE.search(text)
+    return text.count("\n", 0, found.start()) + 1 if found else 0
 
 
 def sentences(line: str) -> list[str]:
@@ -898,7 +965,8 @@ def _clip(text: str, limit: int = 40) -> str:
 
 
 def load_report(path: Path) -> Report:
-    """The one report the bot serves: a YAML file, or a directory holding exactly one."""
+    """One report: a YAML file, or a directory holding exactly one (a folder of several
+    is served by bot.search.library, each file with load_file)."""
     files = content_files([path])
     if len(files) != 1:
         found = ", ".join(f.name for f in files) or "none"

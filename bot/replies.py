@@ -8,6 +8,7 @@ Button actions (also Telegram ``callback_data``, always well under 64 bytes):
 ``toc``, ``sec:<section id>``, ``p:<passage id>``, ``slogans``, ``examples``,
 ``fb:good:<passage id>`` and ``fb:bad:<passage id>``. ``action`` answers None for
 anything else (unknown, malformed, or naming a passage the content no longer has).
+With several reports (bot.reports) each action names its report too.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from bot.search import (
     Band,
     Hit,
     Index,
+    Library,
     LostMeasure,
     NotInReport,
     SearchResult,
@@ -141,6 +143,7 @@ class Reply:
     result: SearchResult | None = field(default=None, compare=False)
     passage_id: str = ""  # the passage shown, for feedback
     small_talk: SmallTalk | None = None  # the small talk this reply answers
+    report: str = ""  # the id of the report shown, when the bot serves several
 
     def plain(self) -> str:
         """Plain text for the console (a marked sentence in 【】)."""
@@ -200,9 +203,12 @@ def _fitted_rows(buttons: list[Button]) -> list[tuple[Button, ...]]:
 class FaqBot:
     """The channel-neutral bot: questions, commands and button actions -> replies."""
 
-    def __init__(self, settings: Settings, index: Index, store: Store | None = None):
+    def __init__(self, settings: Settings, index: Index, store: Store | None = None, *,
+                 report_id: str = "", name_report: bool = False):
         self.settings = settings
         self.index = index
+        self.report_id = report_id or index.report.id  # its file's stem (bot.content)
+        self.name_report = name_report  # sources name the report: one of several
         self.store = store  # where unanswered questions and ratings go; None: not recorded
         self.report: Report = index.report
         self.reading_order = tuple(
@@ -220,17 +226,22 @@ class FaqBot:
     def from_settings(cls, settings: Settings, record: bool = False) -> FaqBot:
         """The bot for these settings; ``record`` keeps the use log and feedback in the
         store the settings name (bot.store.open_store)."""
-        index = Index.load(
+        library = Library.load(
             settings.content, settings.cache_dir,
             answer_threshold=settings.match.answer_threshold,
             suggest_threshold=settings.match.suggest_threshold,
             probable_threshold=settings.match.probable_threshold,
         )
-        if not record:
-            return cls(settings, index)
-        store = open_store(settings)
-        store.purge()  # retention applies from the start, not only from the first record
-        return cls(settings, index, store)
+        store = None
+        if record:
+            store = open_store(settings)
+            store.purge()  # retention applies from the start, not only from the first record
+        if len(library) > 1:
+            from bot.reports import ReportsBot  # it builds on this class
+
+            return ReportsBot(settings, library, store)
+        (key, index), = library
+        return cls(settings, index, store, report_id=key)
 
     def close(self) -> None:
         """Write what the use log still has queued (a bounded wait)."""
@@ -339,17 +350,32 @@ class FaqBot:
                 return reply
             if context is None and follow_up.asked != Asked.OTHER_SECTION:
                 return self._no_context()  # 下一点呢 after nothing: say so, never guess
-        reply = self.search(talk.question if talk is not None else question)
+        reply = self._search_for(talk.question if talk is not None else question, chat_key)
         self._remember(reply, chat_key)
         return reply
+
+    def _search_for(self, question: str, chat_key: str) -> Reply:
+        """A question in a conversation (several reports read the chat's default report)."""
+        return self.search(question)
 
     def search(self, question: str) -> Reply:
         """A question alone (no small talk, no context): the best passage, or a decline."""
         result = self.index.search(question, k=1 + self.settings.match.related)
+        self._record(question, result, "")
+        return self.result_reply(result)
+
+    def _record(self, question: str, result: SearchResult, report: str) -> None:
+        """Keep a declined or unsure question for review (its best passage as
+        ``<report>/<passage>`` when ``report`` is given)."""
         best_score = result.hits[0].score if result.hits else 0
         if self.store is not None:  # every question, with its outcome
             best_id = result.hits[0].id if result.hits else ""
+            if report and best_id:
+                best_id = f"{report}/{best_id}"
             self.store.record_question(question, result.band, best_id=best_id, score=best_score)
+
+    def result_reply(self, result: SearchResult) -> Reply:
+        """The reply to a search of this report: the best passage, or a decline."""
         if not result.answered:
             if isinstance(result.intent, NotInReport):
                 return self._absent(result.intent)
@@ -405,6 +431,25 @@ class FaqBot:
         ) for passage in page]
         following = max(0, offset) + limit
         return items, following if following < len(passages) else None
+
+    def has_passage(self, passage_id: str) -> bool:
+        """A 👍/👎 names a passage the content has (a stale one is not recorded)."""
+        return self.index.passage(passage_id) is not None
+
+    def parts(self) -> list[FaqBot]:
+        """The one-report bots this bot answers with: itself (several: bot.reports)."""
+        return [self]
+
+    def commands(self) -> tuple[tuple[str, str], ...]:
+        """The commands and what they do, for Telegram's command menu."""
+        return COMMANDS
+
+    def ranked_hits(self, question: str, k: int) -> tuple[SearchResult, list[dict[str, object]]]:
+        """A question's search and its hits as ``faqbot ask --json`` shows them, each with
+        its report's id."""
+        result = self.index.search(question, k=k)
+        return result, [{**self.described(h).as_dict(), "report": self.report_id}
+                        for h in result.hits]
 
     def share_query(self, reply: Reply) -> str:
         """The inline query that finds an answer's passage again (its title), for a share
@@ -484,7 +529,7 @@ class FaqBot:
         blocks.extend(Block("item", m.heading) for m in section.measures)
         if section.missing_measures:
             blocks.append(Block("note", self._missing_note(section)))
-        blocks.append(Block("source", self.settings.text("source", path=section.short_heading)))
+        blocks.append(self._source_block(section.short_heading))
         buttons = [_row((_clip(m.heading, 24), f"p:{m.id}")) for m in section.measures]
         buttons.append(self._navigation(section.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=section.id)
@@ -816,10 +861,18 @@ class FaqBot:
             section = self.report.section(int(passage.id[1:]))
             if section is not None:
                 return self.section(section)
-        blocks.append(Block("source", self.settings.text("source", path=passage.path)))
+        blocks.append(self._source_block(passage.path))
         if navigation and passage.kind != Kind.SLOGAN:
             buttons.append(self._navigation(passage.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=passage.id)
+
+    def _source_block(self, path: str) -> Block:
+        """Where a reply's text stands: its path, and the report's name when the bot
+        serves several."""
+        if self.name_report:
+            return Block("source", self.settings.text("source_in_report",
+                                                      report=self.report.name, path=path))
+        return Block("source", self.settings.text("source", path=path))
 
     def _whole(self, passage_id: str, parts: list[Passage]) -> Reply:
         """A long measure asked for by its id (its button, a deep link): all its parts in
@@ -828,7 +881,7 @@ class FaqBot:
         path = parts[0].path.rsplit(" › ", 1)[0]
         blocks = [Block("heading", title)]
         blocks.extend(Block("text", p.text) for p in parts)
-        blocks.append(Block("source", self.settings.text("source", path=path)))
+        blocks.append(self._source_block(path))
         before, after = self._navigation(parts[0].id), self._navigation(parts[-1].id)
         row = (*[b for b in before if b.label.startswith("◀")],
                *[b for b in after if not b.label.startswith("◀")])

@@ -65,7 +65,7 @@ from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, s
 from bot.health import Liveness, Readiness, ReadyState, content_check, store_check
 from bot.logs import event_line, message_text, use_format
 from bot.metrics import ErrorKind, Metrics, Outcome, TimedStore, outcome_of, unwrapped
-from bot.replies import COMMANDS, Button, FaqBot, Reply
+from bot.replies import Button, FaqBot, Reply
 from bot.store import Store
 from bot.webhook_server import HealthServer, WebhookServer
 
@@ -464,7 +464,7 @@ async def feedback(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     faq = _faq(context)
     passage_id, good = context.match.group(2), context.match.group(1) == "good"
-    if faq.index.passage(passage_id) is None:  # the content no longer has it
+    if not faq.has_passage(passage_id):  # the content no longer has it
         await query.answer(faq.settings.text("stale_button"))
         return
     await query.answer(faq.settings.text("feedback_thanks"))
@@ -770,7 +770,8 @@ class BoundedStopApplication(Application):
 async def register_commands(application: Application) -> None:
     """Register the command menu (Chinese descriptions); without it the bot still works."""
     try:
-        await application.bot.set_my_commands([BotCommand(n, about) for n, about in COMMANDS])
+        commands = application.bot_data["faq"].commands()
+        await application.bot.set_my_commands([BotCommand(n, about) for n, about in commands])
     except TelegramError as error:
         logger.warning("could not register the command menu: %s", error)
     logger.info("Telegram bot @%s is running", application.bot.username)
@@ -835,7 +836,7 @@ def build_application(
     application.bot_data["metrics"] = metrics if metrics is not None else Metrics()
 
     new = filters.UpdateType.MESSAGE  # not edits: an edited question is not asked again
-    others = [name for name, _ in COMMANDS if name != "start"]
+    others = [name for name, _ in faq.commands() if name != "start"]
     commands = Outcome.COMMAND
     application.add_handler(CommandHandler("start", observed(commands, start_link), filters=new,
                                            has_args=True))

@@ -98,3 +98,18 @@ def postgres_url() -> Iterator[str]:
     finally:
         os.environ.pop(pgserver.URL_VARIABLE, None)
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def two_reports_content(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A content folder of two reports: the seed report and caizheng-2021.yaml, imported
+    from tests/data/reports/caizheng-2021.txt as `faqbot import` drafts it."""
+    from bot.importer import build_draft
+
+    folder = tmp_path_factory.mktemp("two-reports")
+    shutil.copy(ROOT / "content" / "siming-report.yaml", folder)
+    shutil.copytree(ROOT / "content" / "raw", folder / "raw")  # the seed's source
+    raw = ROOT / "tests" / "data" / "reports" / "caizheng-2021.txt"
+    draft = build_draft(raw.read_text(encoding="utf-8"), raw.resolve().as_posix(), raw.stem)
+    (folder / f"{raw.stem}.yaml").write_text(draft.yaml, encoding="utf-8")
+    return folder

@@ -103,10 +103,11 @@ def test_ask_json_one_object_per_question(faq_bot: FaqBot) -> None:
         expected = faq_bot.index.search(question, k=5)
         assert record["answered"] is expected.answered
         assert record["band"] == expected.band.value
-        assert record["hits"] == [faq_bot.described(h).as_dict() for h in expected.hits]
+        assert record["hits"] == [{**faq_bot.described(h).as_dict(), "report": "siming-report"}
+                                  for h in expected.hits]
         assert record["reply"] == faq_bot.handle(question).plain()
         for hit in record["hits"]:
-            assert set(hit) == {"id", "kind", "title", "text", "path", "score"}
+            assert set(hit) == {"id", "kind", "title", "text", "path", "score", "report"}
         scores = [h["score"] for h in record["hits"]]
         assert scores == sorted(scores, reverse=True)
     answered = [json.loads(line)["answered"] for line in lines]
@@ -136,7 +137,7 @@ def test_ask_json_describes_what_is_no_passage(
 ) -> None:
     code, out, _ = cli(capsys, monkeypatch, "ask", "--json", question)
     assert code == 0
-    assert json.loads(one_line(out))["hits"] == [hit]
+    assert json.loads(one_line(out))["hits"] == [{**hit, "report": "siming-report"}]
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

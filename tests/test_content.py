@@ -481,7 +481,8 @@ def test_load_report_needs_exactly_one_file(tmp_path: Path, found: int, names: s
         (tmp_path / name).write_text(MINIMAL, encoding="utf-8")
     with pytest.raises(ContentError, match=re.escape(f"found {names}")) as error:
         load_report(tmp_path)
-    assert validate([tmp_path]) == error.value.problems  # validate loads as the bot loads
+    if not found:  # a folder of several is served as several reports (tests/test_reports.py)
+        assert validate([tmp_path]) == error.value.problems  # validate loads as the bot loads
 
 
 # --- the real content -----------------------------------------------------------

@@ -1160,3 +1160,92 @@ async def test_lang_sets_the_script_of_one_chat(
     assert traditional == html_text(in_script(core.search("督查这块怎么搞的"), Script.TAIWAN))
     assert simplified == html_text(core.search("督查这块怎么搞的"))
     assert "lang" in [name for name, _ in COMMANDS]  # in the command menu
+
+
+# --- several reports ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_reports(settings: Settings, two_reports_content: Path) -> FaqBot:
+    return FaqBot.from_settings(dataclasses.replace(settings, content=two_reports_content))
+
+
+@pytest_asyncio.fixture
+async def two_app(settings: Settings, two_reports: FaqBot, request_: OfflineRequest
+                  ) -> AsyncIterator[Application]:
+    application = build_application(settings, two_reports, request=request_)
+    await application.initialize()
+    yield application
+    await application.shutdown()
+
+
+async def test_a_report_choice_button_shows_that_reports_answer(
+    two_app: Application, two_reports: FaqBot, request_: OfflineRequest,
+) -> None:
+    await two_app.process_update(message_update(make_message(two_app, "作者是谁")))
+    [choice] = request_.sent()
+    rows = choice["reply_markup"]["inline_keyboard"]
+    assert [[b["callback_data"] for b in row] for row in rows] == [
+        ["p:caizheng-2021/author"], ["p:siming-report/author"]]
+    assert "稳字当头强保障" in rows[0][0]["text"] and "思明区政府办" in rows[1][0]["text"]
+    request_.calls.clear()
+    message = bot_message(two_app)
+    await two_app.process_update(press(two_app, "p:siming-report/author", message))
+    [toast] = request_.sent("answerCallbackQuery")
+    assert "text" not in toast
+    [edit] = request_.sent("editMessageText")
+    expected = two_reports.action("p:siming-report/author")
+    assert expected is not None and "尤小波" in expected.plain()
+    assert "出处：《思明区政府办工作经验材料》" in expected.plain()
+    assert (edit["message_id"], edit["text"], edit.get("reply_markup")) == (
+        message.message_id, html_text(expected), markup(expected))
+
+
+async def test_a_vote_on_one_of_two_reports_names_the_report(
+    two_app: Application, two_reports: FaqBot, request_: OfflineRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded: list[tuple[str, bool]] = []
+    monkeypatch.setattr(two_reports, "feedback",
+                        lambda passage_id, good, question, user: recorded.append(
+                            (passage_id, good)))
+    answer = answer_message(two_app, two_reports, "督查问效是怎么做的")
+    data = [b.callback_data for row in answer.reply_markup.inline_keyboard for b in row]
+    assert "fb:good:siming-report/s2.m3" in data
+    await two_app.process_update(press(two_app, "fb:good:siming-report/s2.m3", answer))
+    await two_app.process_update(press(two_app, "fb:good:caizheng-2021/s2.m3x", answer))
+    assert [t.get("text") for t in request_.sent("answerCallbackQuery")] == [
+        two_reports.settings.text("feedback_thanks"), "按钮已失效，请重新提问"]
+    assert recorded == [("siming-report/s2.m3", True)]
+    [edit] = request_.sent("editMessageReplyMarkup")
+    assert [b["text"] for b in edit["reply_markup"]["inline_keyboard"][-1]][:2] == [
+        "✅ 有用", "👎 没用"]
+
+
+async def test_reports_is_a_command_and_its_buttons_set_the_default(
+    two_app: Application, two_reports: FaqBot, request_: OfflineRequest,
+) -> None:
+    await register_commands(two_app)
+    [menu] = request_.sent("setMyCommands")
+    assert "reports" in [c["command"] for c in menu["commands"]]
+    group_command = make_message(two_app, "/reports@report_faq_test_bot", chat=GROUP)
+    await two_app.process_update(message_update(group_command))
+    [listed] = request_.sent()
+    assert [b["callback_data"] for row in listed["reply_markup"]["inline_keyboard"]
+            for b in row] == ["rep:caizheng-2021", "rep:siming-report"]
+    await two_app.process_update(press(two_app, "rep:siming-report", bot_message(two_app)))
+    [edit] = request_.sent("editMessageText")
+    assert "已将《思明区政府办工作经验材料》设为默认报告" in edit["text"]
+    request_.calls.clear()
+    await two_app.process_update(message_update(make_message(two_app, "作者是谁")))
+    [answer] = request_.sent()
+    assert "尤小波" in answer["text"]
+
+
+async def test_inline_results_of_two_reports_carry_the_report(
+    two_app: Application, request_: OfflineRequest,
+) -> None:
+    answer = await inline_answer(two_app, request_, "督查问效")
+    assert answer["results"][0]["id"] == "siming-report/s2.m3"
+    assert "出处：《思明区政府办工作经验材料》" in answer["results"][0][
+        "input_message_content"]["message_text"]

@@ -6,7 +6,8 @@ One module per step of the pipeline, all on normalised text (see bot.textnorm):
 ``scoring`` (coverage, phrase similarity, slogan fragments, calibration, ranking),
 ``declines`` (whether the best passage can hold what is asked), ``sentences`` (the sentence of
 a passage that answers), ``results`` (what a search
-returns) and ``index`` (the data, how it is built and cached, and ``Index``, the entry point).
+returns), ``index`` (the data, how it is built and cached, and ``Index``, the entry point)
+and ``library`` (several reports' indexes searched together).
 
 The matcher returns data, never sentences: a ``Kind``, ids, scores and, for a question that
 names something, a typed ``Intent``; bot.replies and the config's texts say it to the user.
@@ -33,6 +34,7 @@ from bot.search.intents import (
     SloganList,
     TableOfContents,
 )
+from bot.search.library import Library, ReportResult, equally_good, merged_hits
 from bot.search.results import (
     ABSENT,
     SECTIONS_ID,
@@ -65,6 +67,10 @@ __all__ = [
     "Index",
     "IndexData",
     "Kind",
+    "Library",
+    "ReportResult",
+    "equally_good",
+    "merged_hits",
     "SearchResult",
     "absent_hit",
     "calibrated",
