@@ -51,7 +51,7 @@ from bot.search import (
 )
 from bot.smalltalk import SmallTalk
 from bot.store import ContextMemory, Store, StoreError, open_store
-from bot.textnorm import compact, to_simplified
+from bot.textnorm import compact, normalize, to_simplified
 
 TOC_TITLE = "报告目录"
 SLOGAN_LIST_TITLE = "报告中的口号和提法"
@@ -334,7 +334,7 @@ class FaqBot:
         if not question.strip():
             return self._note(self.settings.text("empty"))
         simplified = to_simplified(question)  # the phrases are written in simplified script
-        talk = smalltalk.recognise(simplified)
+        talk = smalltalk.recognise(simplified, self.report_words)
         if talk is not None and talk.kind is not None:
             return self.small_talk(talk.kind)
         follow_up = followups.recognise(simplified)
@@ -661,6 +661,12 @@ class FaqBot:
         if choice == "traditional":
             return seen if seen in (Script.TAIWAN, Script.HONG_KONG) else Script.TAIWAN
         return seen or Script.SIMPLIFIED
+
+    def report_words(self, text: str) -> list[str]:
+        """The words of a text that the report's own passages use (for small talk)."""
+        data = self.index.data
+        return [t for t in data.segmenter.content_tokens(normalize(text).replace(" ", ""))
+                if t in data.report_terms]
 
     def _scripted(self, reply: Reply, text: str, chat_key: str) -> Reply:
         return in_script(reply, self.reply_script(text, chat_key))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -88,6 +89,48 @@ PHRASES: dict[SmallTalk, tuple[str, ...]] = {
     ),
 }
 _LONGEST_PHRASE = 16  # characters: no phrase above is longer
+
+# Cue words: what tells the kind of a short message wherever they stand in it (这不是我要的,
+# 你是哪个单位做的机器人, 好了就这样吧拜拜啦), read when the phrases above do not cover all of
+# it, only in a message of at most CUE_MESSAGE_CHARS and only when, the cues taken out, it
+# names nothing of the report (资金怎么用 and 政府办感谢了谁 are questions) and, unless it
+# asks who the bot is or what it can do, asks nothing (办错了会被追责吗). Listed in the
+# order of PHRASES; thanks before abilities (谢谢你的帮助).
+CUES: dict[SmallTalk, str] = {
+    SmallTalk.INSULT: (
+        r"笨|蠢|傻|垃圾|废物|弱智|智障|白痴|辣鸡|脑子(坏|有病|进水|有问题)|破机器人|sb|stupid|"
+        r"idiot"
+    ),
+    SmallTalk.COMPLAINT: (
+        r"答非所问|没用|没有用|没啥用|用都没有|一点用|不好用|不对|不准|错了|答偏|答错|跑题|"
+        r"不是我要|看不懂|没看明白|不明白|没明白|听不懂|说人话|太慢|好慢|真慢|快点|等半天|"
+        r"什么鬼|失望|不靠谱"
+    ),
+    SmallTalk.GOODBYE: (
+        r"再见|拜拜|拜了|白白|bye|^88+$|^886$|回头见|下次(再)?(聊|见|问)|改天(再)?(聊|见)|晚安|"
+        r"先(这样|这么着|走|撤|忙|不聊|下了)|不聊了|忙去了|走了|告辞|下线了"
+    ),
+    SmallTalk.THANKS: r"谢|蟹蟹|3q|thx|thank|感恩|辛苦(了|啦)|麻烦(你|您)?了",
+    SmallTalk.IDENTITY: (
+        r"你是(谁|哪位|什么)|你叫(什么|啥)|你(是|事|是不是)?(个)?(真人|机器人|人工智能|ai|"
+        r"chatgpt|gpt|程序|客服)|(谁|哪个|哪家).{0,6}(开发|做|写|制作|搞)(的|了)?你|"
+        r"你是.{0,6}(开发|做|写|制作|搞)的|跟谁(在)?(说话|聊)|whoareyou"
+    ),
+    SmallTalk.ABILITIES: (
+        r"怎么用|咋用|如何用|怎么使用|怎么问|咋问|(能|会|可以)(问|干|做|回答)(些|点)?(什么|啥)|"
+        r"会(些|点)?(什么|啥)|什么功能|哪些功能|^帮助$|使用帮助|求助|help|使用说明|"
+        r"问(你)?(点|些)?(什么|啥)好"
+    ),
+    SmallTalk.PRAISE: (
+        r"厉害|真棒|很棒|好棒|太棒|不错|牛|赞|好用|真准|挺准|很准|给力|靠谱|聪明|👍|great|"
+        r"nice|good|awesome|cool"
+    ),
+    SmallTalk.GREETING: (
+        r"你好|您好|哈喽|哈啰|嗨|^hi|hello|hey|在吗|在不在|在么|有人吗|有人在吗|早上好|"
+        r"上午好|下午好|晚上好|早安|👋"
+    ),
+}
+CUE_MESSAGE_CHARS = 16
 # Words that carry nothing in small talk: said around the phrases above, never a question.
 FILLERS = (
     r"啊|呀|哦|噢|喔|呢|吧|啦|嘛|哈|嗯|额|呃|哇|诶|唉|了|的|吗|么|呗|"
@@ -106,7 +149,7 @@ _COMPILED = tuple((kind, re.compile(p)) for kind, phrases in PHRASES.items() for
 _FILLER = re.compile(f"(?:{FILLERS})")
 # Apart from letters and digits, what a message is kept with: emoji among the phrases and
 # question marks (fillers); spaces and other punctuation separate, and are dropped.
-_KEPT_SYMBOLS = frozenset("👍😊🙂😄🙏?？")
+_KEPT_SYMBOLS = frozenset("👍👋😊🙂😄🙏?？")
 _SEPARATORS = frozenset(" ，,。.！!、~～；;：:…")
 
 
@@ -157,8 +200,12 @@ def _consume(text: str) -> tuple[list[SmallTalk], int, int]:
     return kinds, phrase_end, position
 
 
-def recognise(text: str) -> Recognised | None:
-    """Small talk in a message, or None (a question, or nothing said).
+def recognise(
+    text: str, report_words: Callable[[str], Iterable[str]] | None = None
+) -> Recognised | None:
+    """Small talk in a message, or None (a question, or nothing said). ``report_words``
+    names the report's words in a text; with it, a short message is read by its cue words
+    too (CUES).
 
     >>> recognise("谢谢").kind, recognise("政府办感谢了谁")
     (<SmallTalk.THANKS: 'thanks'>, None)
@@ -170,21 +217,43 @@ def recognise(text: str) -> Recognised | None:
         return None
     kinds, phrase_end, end = _consume(squeezed[:MAX_SMALL_TALK_CHARS])
     if not kinds:
-        return None
+        return _by_cue(squeezed, report_words)
     kind = min(kinds, key=_KINDS.index)
     if end == len(squeezed):
         return Recognised(kind)
     if kind not in (SmallTalk.GREETING, SmallTalk.THANKS):
-        return None  # 没用的东西是什么: not a complaint; a question for the matcher
+        return _by_cue(squeezed, report_words)  # 没用的东西是什么 names a report's thing
     rest = _rest_after(text, phrase_end)
     if rest is None:
-        return None  # 你好我… run together: the matcher reads all of it
+        return _by_cue(squeezed, report_words)  # 你好我… run together
     if not ASKING.search(rest) and len(rest) <= _SAYING_CHARS:
         return Recognised(kind)  # 你好！我是留学生，正在学中文: says who they are, asks nothing
     introduced = SELF_INTRODUCTION.match(rest)
     if introduced is not None and ASKING.search(rest[introduced.end():]):
         rest = rest[introduced.end():]  # 你好，我是隔壁区的，想学习下…: the question is after it
     return Recognised(None, rest)
+
+
+def _by_cue(squeezed: str, report_words: Callable[[str], Iterable[str]] | None
+            ) -> Recognised | None:
+    """A short message by its cue words, when nothing but them could be a question."""
+    if report_words is None or len(squeezed) > CUE_MESSAGE_CHARS:
+        return None
+    found = [(kind, cue) for kind, cue in _CUES if cue.search(squeezed)]
+    if not found:
+        return None
+    rest = squeezed
+    for _, cue in found:
+        rest = cue.sub(" ", rest)
+    if any(len(word) > 1 for word in report_words(rest)):
+        return None  # 资金怎么用: a question about the report
+    kind = found[0][0]
+    if kind not in (SmallTalk.IDENTITY, SmallTalk.ABILITIES) and ASKING.search(rest):
+        return None  # 办错了会被追责吗 asks something: 错了 is no complaint there
+    return Recognised(kind)
+
+
+_CUES = tuple((kind, re.compile(cue)) for kind, cue in CUES.items())
 
 
 # Small talk is a few words (the longest of ours, 谢谢你的帮助再见啦哈哈, is 12): a longer

@@ -12,7 +12,7 @@ import pytest
 from bot.config import Settings
 from bot.evaluation import load_questions
 from bot.replies import FaqBot, rendering_problems
-from bot.smalltalk import SmallTalk, recognise
+from bot.smalltalk import Recognised, SmallTalk, recognise
 from bot.store import SqliteStore
 from bot.suite import Thresholds, imported_index
 
@@ -53,12 +53,46 @@ def test_questions_that_look_like_small_talk_are_questions(question: str) -> Non
     assert recognised is None or recognised.kind is None
 
 
+@pytest.fixture(scope="module")
+def caizheng(settings: Settings, faqbot_cache_dir: Path) -> FaqBot:
+    """A report imported as `faqbot import` drafts it."""
+    index = imported_index(DATA / "reports" / "caizheng-2021.txt", faqbot_cache_dir,
+                           Thresholds())
+    return FaqBot(dataclasses.replace(settings, content=Path(index.report.file)), index)
+
+
 @pytest.mark.parametrize("name", ["questions.yaml", "heldout.yaml", "heldout2.yaml",
                                   "blind-dev/siming.yaml", "blind-dev/caizheng.yaml"])
-def test_no_answerable_question_of_the_sets_is_taken_for_small_talk(name: str) -> None:
-    taken = [q.text for q in load_questions(DATA / name)
-             if q.expect and (r := recognise(q.text)) is not None and r.kind is not None]
-    assert taken == []
+def test_no_answerable_question_of_the_sets_is_taken_for_small_talk(
+    name: str, faq_bot: FaqBot, caizheng: FaqBot
+) -> None:
+    bot = caizheng if "caizheng" in name else faq_bot
+    for words in (None, bot.report_words):  # by phrases alone, and by cue words too
+        taken = [q.text for q in load_questions(DATA / name) if q.expect
+                 and (r := recognise(q.text, words)) is not None and r.kind is not None]
+        assert taken == []
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("这不是我要的", SmallTalk.COMPLAINT), ("又答偏了😓", SmallTalk.COMPLAINT),
+    ("你是哪个单位做的机器人？", SmallTalk.IDENTITY), ("我在跟谁说话呀？", SmallTalk.IDENTITY),
+    ("好了就这样吧，拜拜啦", SmallTalk.GOODBYE), ("下次再聊哈", SmallTalk.GOODBYE),
+    ("👋", SmallTalk.GREETING), ("白白👋", SmallTalk.GOODBYE), ("蟹蟹", SmallTalk.THANKS),
+    ("我该问你点什么好", SmallTalk.ABILITIES), ("回答得挺准的，不错", SmallTalk.PRAISE),
+    ("你是不是傻啊", SmallTalk.INSULT),
+])
+def test_a_short_message_is_read_by_its_cue_words(
+    faq_bot: FaqBot, text: str, kind: SmallTalk
+) -> None:
+    assert recognise(text) is None or recognise(text).kind != kind  # no phrase covers it
+    assert recognise(text, faq_bot.report_words) == Recognised(kind)
+
+
+@pytest.mark.parametrize("question", ["督查工作不对的地方怎么处理", "文稿怎么用", "会务服务慢不慢"])
+def test_cue_words_beside_the_reports_words_are_a_question(
+    faq_bot: FaqBot, question: str
+) -> None:
+    assert recognise(question, faq_bot.report_words) is None
 
 
 @pytest.mark.parametrize(("text", "question"), [
