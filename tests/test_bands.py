@@ -276,6 +276,20 @@ def test_the_number_sentence_holds_the_figure(faq_bot: FaqBot) -> None:
     assert NUMBER_FIGURE in first
 
 
+def test_a_figure_of_the_reports_own_year_is_marked_before_one_of_another(
+    caizheng_bot: FaqBot, faqbot_cache_dir: Path
+) -> None:
+    # 2020年…完成33.6亿元 holds 全区 too, but a 2021 summary's figure is 2021's
+    first = caizheng_bot.handle("全区一般公共预算收入完成了多少").plain().splitlines()[0]
+    assert "36.8亿元" in first and "33.6亿元" not in first
+    # a year measured against (较2017年压缩三分之一) is no other year's figure
+    zhengce = imported_index(ROOT / "tests" / "data" / "reports" / "zhengce-2019.txt",
+                             faqbot_cache_dir, Thresholds())
+    bot = FaqBot(caizheng_bot.settings, zhengce)
+    reply = bot.handle("跨境贸易的通关时间要压缩多少")
+    assert reply.answered and "三分之一" in reply.plain().splitlines()[0]
+
+
 @pytest.mark.parametrize(
     "ask",
     [

@@ -20,7 +20,7 @@ from bot.content import Kind, Passage, Report
 from bot.search.intents import AUTHOR_CUE, DOCUMENT_WORDS, SELF_REFERENCE
 from bot.search.relatedness import query_tokens
 from bot.search.results import Hit
-from bot.search.sentences import AnswerSentences
+from bot.search.sentences import YEAR, AnswerSentences
 from bot.textnorm import STOPWORDS, compact, compact_report_text
 
 if TYPE_CHECKING:
@@ -100,7 +100,6 @@ DATE = re.compile(
     r"|以来|去年|今年|前年|明年|年底|年初|年内|月底|之日起|起施行|起实施|起执行|起生效"
 )
 FREQUENCY = re.compile(r"每(?:年|季度?|月|周|星期|天|日|半年)|定期")
-YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)年")
 
 # Topics a question may ask about that a report may or may not hold: each in scope only
 # when the report's own text holds one of its evidence words (or a pattern of them).
@@ -160,7 +159,6 @@ class AnswerCheck:
         self.report = report
         self.data = data
         self.passages = passages
-        self.sentences = AnswerSentences(data, passages)  # the one that answers, for replies too
         # the report's own words, as one text: what it names is in scope
         self.text = data.report_text or "\n".join(
             compact(value) for p in passages.values() for value in (p.title, p.text)
@@ -171,6 +169,8 @@ class AnswerCheck:
         self.own_year = dated.group(1) if dated else (
             years.most_common(1)[0][0] if years else ""
         )
+        # the sentence that answers, for replies too
+        self.sentences = AnswerSentences(data, passages, self.own_year)
 
     def answers(self, text: str, hit: Hit) -> bool:
         """Whether the passage can hold what the question asks for."""

@@ -2,8 +2,9 @@
 
 One place finds it for everyone: the decline checks read the sentence (does it hold an
 amount, a date?) and the reply marks it (its character span in ``passage.text``). The
-sentence is the one holding most of the question's IDF-weighted words; shared character
-pairs break ties, then the earlier sentence wins.
+sentence is the one holding most of the question's IDF-weighted words, except that among
+those holding nearly as much, one naming no year other than the asked or the report's own is
+preferred; then shared character pairs break ties, then the earlier sentence wins.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from bot.search.index import IndexData
 
 SENTENCE_END = re.compile("[。；！？\n]")
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)年")
+# A year a sentence tells of (2020年受疫情冲击), not one it measures against (较2017年压缩,
+# 2021年以来): a sentence telling of a year not asked about is a figure of another year.
+TOLD_YEAR = re.compile(r"(?<![较比与自从])((?:19|20)\d\d)年(?!以来|起|来|底前|前)")
+NEARLY_AS_MUCH = 0.6  # a sentence with this share of the best one's words is a candidate
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,11 @@ def _sentence(raw: str, span: tuple[int, int] | None) -> Sentence:
 class AnswerSentences:
     """The answering sentence of any passage of one index (passages split once, then kept)."""
 
-    def __init__(self, data: IndexData, passages: Mapping[str, Passage]) -> None:
+    def __init__(self, data: IndexData, passages: Mapping[str, Passage],
+                 own_year: str = "") -> None:
         self.data = data
         self.passages = passages
+        self.own_year = own_year  # the year the report is about (2021 of a 2021 summary)
         self._sentences: dict[str, list[Sentence]] = {}
 
     def sentences(self, passage_id: str) -> list[Sentence]:
@@ -85,10 +93,21 @@ class AnswerSentences:
         """The sentence of the passage that answers a (normalised) question."""
         token_weights = weights(self.data, query_tokens(self.data, text))
         grams = bigrams(text.replace(" ", ""))
-        return max(self.sentences(passage_id), key=lambda s: (
-            sum(w for t, w in token_weights.items() if t in s.compact),
-            len(grams & bigrams(s.compact)),
-        ))
+        asked_years = set(YEAR.findall(text)) | {self.own_year}
+        sentences = self.sentences(passage_id)
+        held = [sum(w for t, w in token_weights.items() if t in s.compact) for s in sentences]
+        best = max(held)
+        # 全区收入完成了多少 of a 2021 summary: 2021's figure, not 2020's beside it, among the
+        # sentences holding nearly as much of the question
+        return max(
+            (s for s, weight in zip(sentences, held, strict=True)
+             if weight >= best * NEARLY_AS_MUCH),
+            key=lambda s: (
+                -len(set(TOLD_YEAR.findall(s.compact)) - asked_years),
+                held[sentences.index(s)],
+                len(grams & bigrams(s.compact)),
+            ),
+        )
 
     def answer_span(self, text: str, passage_id: str) -> tuple[int, int] | None:
         """Where the answering sentence stands in ``passage.text``; None when there is
