@@ -284,7 +284,8 @@ class _QueuedStore:
                 db, _UPSERT_CONTEXT, (self._hashed(chat_key), passage_id, at)), None,
                 create=True)
         except StoreError as error:
-            self._warn("context", "", "%s; the chat context is kept in memory only", error)
+            # no warning of its own: the same store's records fail too, and say so once
+            logger.debug("%s; the chat context is kept in memory only", error)
 
     def purge(self) -> None:
         self._submit(self._purge, always=True)
