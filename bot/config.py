@@ -156,7 +156,7 @@ DEFAULT_TEXTS: dict[str, str] = {
     "short_description": "用中文提问，从《{report}》原文中找答案并注明出处。",
     "inline_open": "打开机器人提问",
     "share": "📤 分享",
-    "smalltalk_greeting": "您好！我是《{report}》问答机器人，关于这份报告的问题都可以问我。",
+    "smalltalk_greeting": "您好！我是《{report}》问答机器人，关于报告内容的问题都可以问我。",
     "smalltalk_thanks": "不客气！还想了解什么，随时问我。",
     "smalltalk_goodbye": "再见！需要时随时来问。",
     "smalltalk_identity": "我是《{report}》的问答机器人：您用中文提问，"
