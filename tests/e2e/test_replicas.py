@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from aiohttp import ClientError, ClientSession
 
+from bot import bench
+from bot.config import Settings
 from bot.replies import FaqBot
 from e2e.conftest import (
     CONTENT,
@@ -248,3 +251,35 @@ async def test_a_rolling_restart_with_changed_content_loses_no_update(
         accepted = [uid for uid, _, status in tg.routed if status == 200]
         assert len(accepted) == len(set(accepted)) == len(sent)
         assert "Traceback" not in running.stderr()
+
+
+# --- faqbot bench: the end-to-end rows --------------------------------------------------------
+
+BENCH_MESSAGES = 40
+MAX_MESSAGES_PER_SECOND = 100_000  # sanity only: a figure, never a pass mark
+
+
+def test_bench_times_one_and_two_replicas_beside_the_echo_bot_and_drops_its_schema(
+    settings: Settings, shared_store: PostgresBackend, postgres_url: str,
+) -> None:
+    texts = [q for p in FaqBot.from_settings(settings).report.passages for q in p.questions]
+    figures, notes = bench.throughput_rows(settings, None, texts, BENCH_MESSAGES, postgres_url)
+    assert [figure.replicas for figure in figures] == [1, 2]
+    for figure in figures:
+        assert 0 < figure.bot < MAX_MESSAGES_PER_SECOND
+        assert 0 < figure.echo < MAX_MESSAGES_PER_SECOND
+    assert shared_store.rows(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'faqbot_bench_e2e_%'") == []
+    [note] = notes
+    assert f"{BENCH_MESSAGES} questions" in note and "PostgreSQL" in note
+    shown = bench.format_text(bench.BenchResult(
+        (bench.Row("p50 per question, report (ms)", 0.2, 0.3, 0.1),), (), notes, figures))
+    lines = shown.splitlines()
+    assert re.fullmatch(r"end to end \(messages/s\) +bot +echo bot +bot/echo", lines[2])
+    for line, figure in zip(lines[3:5], figures, strict=True):
+        replicas, word, bot, echo, ratio = line.split()
+        assert (int(replicas), word) == (figure.replicas, "replica" if figure.replicas == 1
+                                         else "replicas")
+        assert float(bot) == pytest.approx(figure.bot, rel=0.01)  # shown rounded
+        assert float(echo) == pytest.approx(figure.echo, rel=0.01)
+        assert ratio == f"{figure.bot / figure.echo:.2f}×"
