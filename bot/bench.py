@@ -372,6 +372,7 @@ async def _wait_listening(launch: _Launch, process: subprocess.Popen[bytes], por
             writer.write(b"GET /readyz HTTP/1.0\r\n\r\n")
             answer = await reader.read(len(launch.ready))
             writer.close()
+            await writer.wait_closed()
             if answer == launch.ready:
                 return
         if time.monotonic() > deadline:
@@ -418,8 +419,11 @@ async def _messages_per_second(emulator_type: type, launch: Callable[[str], _Lau
     try:
         public = f"http://127.0.0.1:{_free_port()}/telegram"  # the address only: balanced
         async with _replicas(launch(tg.base_url), count, public, temp) as urls:
-            await tg.wait_for(lambda: len(tg.calls_of("setWebhook")) >= count,
-                              E2E_START_SECONDS, "every replica's setWebhook")
+            try:
+                await tg.wait_for(lambda: len(tg.calls_of("setWebhook")) >= count,
+                                  E2E_START_SECONDS, "every replica's setWebhook")
+            except AssertionError as error:
+                raise BenchError(f"end to end: {error}") from None
             tg.balance(urls)
             users = [tg.user() for _ in range(E2E_USERS)]
             chats = [tg.private_chat(user) for user in users]
@@ -433,8 +437,11 @@ async def _messages_per_second(emulator_type: type, launch: Callable[[str], _Lau
                                   E2E_ANSWER_SECONDS, f"{sending} answers")
                 return time.monotonic() - started
 
-            await answered(2 * count)  # warm-up: every replica's first update
-            seconds = await answered(messages)
+            try:
+                await answered(2 * count)  # warm-up: every replica's first update
+                seconds = await answered(messages)
+            except AssertionError as error:  # the emulator's wait_for timed out
+                raise BenchError(f"end to end: {error}") from None
             failed = [c for c in tg.calls_of("sendMessage") if c.error]
             if failed:
                 raise BenchError(f"end to end: {len(failed)} replies failed: {failed[0].error}")
@@ -490,7 +497,9 @@ def throughput_rows(settings: Settings, config: Path | None, texts: Sequence[str
             if database_url:
                 _drop_schema(database_url, schema)
     store = (f"PostgreSQL at {redact_database_url(database_url)} (schema {schema}, dropped "
-             "after)" if database_url else "one temporary SQLite file")
+             "after)" if database_url else
+             "one temporary SQLite file (fine for a bench on one host; replicas in production "
+             "share PostgreSQL)")
     return tuple(figures), (
         f"end to end: {messages} questions from {E2E_USERS} users sent at once, timed until "
         "the last answer; the emulator delivers webhook updates one at a time, to the "
