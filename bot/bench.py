@@ -61,6 +61,7 @@ E2E_TOKEN = "5550009999:BenchFakeTokenOnlyForTheEmulator"  # never a real bot
 E2E_SECRET = "bench-webhook-secret"
 ROOT = Path(__file__).resolve().parents[1]
 EMULATOR = ROOT / "tests" / "e2e" / "emulator.py"
+ECHO_BOT = ROOT / "tests" / "e2e" / "echo_bot.py"  # PTB alone, beside the bot end to end
 P50_REPORT_MS = 0.5
 P50_LARGE_MS = 10.0
 _CLAUSE = re.compile(r"[^，,。；;！？!?]+[，,。；;！？!?]?")
@@ -301,28 +302,12 @@ def _drop_schema(database_url: str, schema: str) -> None:
 
 # --- end to end: replicas through the Bot API emulator ------------------------------------
 
-# The echo bot beside the bot: python-telegram-bot with nothing of ours, in webhook mode on
-# the same emulator (its updates processed concurrently: the ceiling of PTB + the emulator).
-_ECHO_BOT = """
-import os, sys
-from telegram.ext import Application, MessageHandler, filters
-
-async def echo(update, context):
-    await update.message.reply_text(update.message.text)
-
-application = (Application.builder().token(os.environ["TELEGRAM_BOT_TOKEN"])
-               .base_url(os.environ["TELEGRAM_API_BASE_URL"]).concurrent_updates(True).build())
-application.add_handler(MessageHandler(filters.TEXT, echo))
-application.run_webhook(listen="127.0.0.1", port=int(sys.argv[1]), url_path="telegram",
-                        webhook_url=sys.argv[2], secret_token=os.environ["TELEGRAM_WEBHOOK_SECRET"])
-"""
-
-
 def _load_emulator():  # -> the tests' e2e.emulator module
     """The Bot API emulator of the tests, loaded from the source checkout."""
-    if not EMULATOR.is_file():
-        raise BenchError(f"end to end: not measured: the emulator {EMULATOR} is not here "
-                         "(it comes with a source checkout)")
+    for needed in (EMULATOR, ECHO_BOT):
+        if not needed.is_file():
+            raise BenchError(f"end to end: not measured: {needed} is not here (it comes "
+                             "with a source checkout)")
     spec = importlib.util.spec_from_file_location("faqbot_bench_emulator", EMULATOR)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -481,7 +466,7 @@ def throughput_rows(settings: Settings, config: Path | None, texts: Sequence[str
                     b"HTTP/1.1 200")
 
             def echo(base_url: str) -> _Launch:
-                return _Launch(lambda port, public: [sys.executable, "-c", _ECHO_BOT, str(port),
+                return _Launch(lambda port, public: [sys.executable, str(ECHO_BOT), str(port),
                                                      public],
                                _child_environment(base_url), temp, b"HTTP/1.")  # any answer
 
