@@ -5,28 +5,37 @@
 - cold start of ``faqbot ask`` for one question (a fresh process, index cache warm);
 - peak RSS of that process;
 - the store: what recording one question costs the caller and the writer, with SQLite and
-  (given a database URL) with PostgreSQL.
+  (given a database URL) with PostgreSQL;
+- end to end: messages/s of `faqbot run` (webhook mode, rate limits off) with one and with
+  two replicas through the Bot API emulator of the tests (tests/e2e/emulator.py, so only in
+  a source checkout), each beside a minimal python-telegram-bot echo bot in the same run.
 
 Beside each: the BM25 baseline of ``bot.evaluation`` (same tokens, ``get_scores``)
-and plain ``jieba.lcut`` with jieba's default dictionary. Numbers only: nothing
-here passes or fails a test.
+and plain ``jieba.lcut`` with jieba's default dictionary (end to end: the echo bot).
+Numbers only: nothing here passes or fails a test.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib.util
 import json
 import os
 import platform
 import random
 import re
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings, redact_database_url
 from bot.content import Passage
@@ -41,6 +50,18 @@ STORE_RECORDS_QUICK = 1000
 STORE_READS = 200  # hit_rate calls timed per back end
 STORE_FLUSH_SECONDS = 300.0  # the bench waits for every record (the bot waits 2 s at most)
 TEST_DATABASE_URL = "FAQBOT_TEST_DATABASE_URL"  # the tests' throwaway server, when running
+E2E_MESSAGES = 600  # per end-to-end measurement: many seconds of answering at ~100/s
+E2E_MESSAGES_QUICK = 150
+E2E_USERS = 50  # the messages come from this many private chats, in turn
+E2E_REPLICAS = (1, 2)
+E2E_START_SECONDS = 120.0  # a replica loads content and connects (two slow cores: ~10 s)
+E2E_ANSWER_SECONDS = 300.0  # every message answered, or the measurement is lost
+E2E_STOP_SECONDS = 30.0
+E2E_TOKEN = "5550009999:BenchFakeTokenOnlyForTheEmulator"  # never a real bot
+E2E_SECRET = "bench-webhook-secret"
+ROOT = Path(__file__).resolve().parents[1]
+EMULATOR = ROOT / "tests" / "e2e" / "emulator.py"
+ECHO_BOT = ROOT / "tests" / "e2e" / "echo_bot.py"  # PTB alone, beside the bot end to end
 P50_REPORT_MS = 0.5
 P50_LARGE_MS = 10.0
 _CLAUSE = re.compile(r"[^，,。；;！？!?]+[，,。；;！？!?]?")
@@ -199,10 +220,20 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Throughput:
+    """End-to-end messages/s with ``replicas`` processes: the bot's, the echo bot's."""
+
+    replicas: int
+    bot: float
+    echo: float
+
+
+@dataclass(frozen=True)
 class BenchResult:
     rows: tuple[Row, ...]
     context: tuple[str, ...]
     notes: tuple[str, ...]
+    throughput: tuple[Throughput, ...] = field(default=())
 
 
 def store_rows(database_url: str, records: int) -> tuple[tuple[Row, ...], tuple[str, ...]]:
@@ -267,6 +298,231 @@ def _drop_schema(database_url: str, schema: str) -> None:
 
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+# --- end to end: replicas through the Bot API emulator ------------------------------------
+
+def _load_emulator():  # -> the tests' e2e.emulator module
+    """The Bot API emulator of the tests, loaded from the source checkout."""
+    for needed in (EMULATOR, ECHO_BOT):
+        if not needed.is_file():
+            raise BenchError(f"end to end: not measured: {needed} is not here (it comes "
+                             "with a source checkout)")
+    spec = importlib.util.spec_from_file_location("faqbot_bench_emulator", EMULATOR)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _child_environment(base_url: str, **extra: str) -> dict[str, str]:
+    """A replica's environment: the fake token and the emulator, never the host's token,
+    store or proxies."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TELEGRAM_", "FAQBOT_")) and "proxy" not in k.lower()}
+    env.update(TELEGRAM_BOT_TOKEN=E2E_TOKEN, TELEGRAM_API_BASE_URL=base_url,
+               TELEGRAM_WEBHOOK_SECRET=E2E_SECRET, NO_PROXY="127.0.0.1,localhost",
+               FAQBOT_LOG_LEVEL="WARNING", **extra)
+    return env
+
+
+@dataclass(frozen=True)
+class _Launch:
+    """How to start a replica listening on a port with the webhook URL ``public``; ``ready``:
+    the status line start its GET /readyz answers once it serves."""
+
+    argv: Callable[[int, str], list[str]]
+    env: dict[str, str]
+    cwd: Path
+    ready: bytes
+
+
+async def _wait_listening(launch: _Launch, process: subprocess.Popen[bytes], port: int,
+                          log: Path, deadline: float) -> None:
+    """Until the replica's webhook server answers GET /readyz as ``launch.ready`` says."""
+    while True:
+        if process.poll() is not None:
+            lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            raise BenchError(f"end to end: a replica exited with {process.returncode}: "
+                             f"{lines[-1] if lines else 'no output'}")
+        with contextlib.suppress(OSError):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /readyz HTTP/1.0\r\n\r\n")
+            answer = await reader.read(len(launch.ready))
+            writer.close()
+            await writer.wait_closed()
+            if answer == launch.ready:
+                return
+        if time.monotonic() > deadline:
+            raise BenchError(f"end to end: a replica did not start within {E2E_START_SECONDS:g} s")
+        await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def _replicas(launch: _Launch, count: int, public: str, temp: Path
+                    ) -> AsyncIterator[list[str]]:
+    """``count`` processes listening on free ports; their webhook URLs. Always stopped."""
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        ports = [_free_port() for _ in range(count)]
+        deadline = time.monotonic() + E2E_START_SECONDS
+        for number, port in enumerate(ports):
+            log = temp / f"replica-{number}-{port}.log"
+            with log.open("wb") as output:
+                processes.append(subprocess.Popen(
+                    launch.argv(port, public), env=launch.env, cwd=launch.cwd,
+                    stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT))
+            await _wait_listening(launch, processes[-1], port, log, deadline)
+        yield [f"http://127.0.0.1:{port}/telegram" for port in ports]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        stop_by = time.monotonic() + E2E_STOP_SECONDS
+        for process in processes:
+            while process.poll() is None and time.monotonic() < stop_by:
+                await asyncio.sleep(0.05)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+async def _messages_per_second(emulator_type: type, launch: Callable[[str], _Launch],
+                               count: int, texts: Sequence[str], messages: int,
+                               temp: Path) -> float:
+    """Start ``count`` replicas behind the emulator (round-robin), send ``messages`` texts
+    from E2E_USERS users at once, and time them until the last is answered."""
+    tg = emulator_type(E2E_TOKEN)
+    await tg.start()
+    try:
+        public = f"http://127.0.0.1:{_free_port()}/telegram"  # the address only: balanced
+        async with _replicas(launch(tg.base_url), count, public, temp) as urls:
+            try:
+                await tg.wait_for(lambda: len(tg.calls_of("setWebhook")) >= count,
+                                  E2E_START_SECONDS, "every replica's setWebhook")
+            except AssertionError as error:
+                raise BenchError(f"end to end: {error}") from None
+            tg.balance(urls)
+            users = [tg.user() for _ in range(E2E_USERS)]
+            chats = [tg.private_chat(user) for user in users]
+
+            async def answered(sending: int) -> float:
+                before = len(tg.calls_of("sendMessage"))
+                started = time.monotonic()
+                for n in range(sending):
+                    tg.send(users[n % len(users)], chats[n % len(chats)], texts[n % len(texts)])
+                await tg.wait_for(lambda: len(tg.calls_of("sendMessage")) - before >= sending,
+                                  E2E_ANSWER_SECONDS, f"{sending} answers")
+                return time.monotonic() - started
+
+            try:
+                await answered(2 * count)  # warm-up: every replica's first update
+                seconds = await answered(messages)
+            except AssertionError as error:  # the emulator's wait_for timed out
+                raise BenchError(f"end to end: {error}") from None
+            failed = [c for c in tg.calls_of("sendMessage") if c.error]
+            if failed:
+                raise BenchError(f"end to end: {len(failed)} replies failed: {failed[0].error}")
+            return messages / seconds
+    finally:
+        await tg.stop()
+
+
+def throughput_rows(settings: Settings, config: Path | None, texts: Sequence[str],
+                    messages: int, database_url: str = "",
+                    replica_counts: Sequence[int] = E2E_REPLICAS,
+                    ) -> tuple[tuple[Throughput, ...], tuple[str, ...]]:
+    """Messages/s through the emulator with each number of replicas: `faqbot run` in
+    webhook mode (rate limits off; one store shared by the replicas: a temporary schema of
+    ``database_url``, dropped after, else a temporary SQLite file) and the echo bot."""
+    try:
+        emulator = _load_emulator()
+    except BenchError as error:
+        return (), (str(error),)
+    schema = f"faqbot_bench_e2e_{os.getpid()}_{random.randrange(10**6)}"
+    with tempfile.TemporaryDirectory(prefix="faqbot-bench-e2e-") as name:
+        temp = Path(name)
+        store_env = {"FAQBOT_FEEDBACK_DB": str(temp / "shared.sqlite3")}
+        if database_url:
+            _create_schema(database_url, schema)
+            store_env = {"FAQBOT_DATABASE_URL": _url_in_schema(database_url, schema)}
+        try:
+
+            cache = str(settings.cache_dir.resolve())
+
+            def bot(base_url: str) -> _Launch:
+                return _Launch(
+                    lambda port, public: [sys.executable, "-m", "bot", "--config",
+                                          str(_replica_config(settings, config, temp, port,
+                                                              public)), "run"],
+                    _child_environment(base_url, FAQBOT_CACHE_DIR=cache, **store_env), ROOT,
+                    b"HTTP/1.1 200")
+
+            def echo(base_url: str) -> _Launch:
+                return _Launch(lambda port, public: [sys.executable, str(ECHO_BOT), str(port),
+                                                     public],
+                               _child_environment(base_url), temp, b"HTTP/1.")  # any answer
+
+            figures = []
+            for count in replica_counts:
+                bot_rate, echo_rate = (asyncio.run(_messages_per_second(
+                    emulator.BotApiEmulator, launch, count, texts, messages, temp))
+                    for launch in (bot, echo))
+                figures.append(Throughput(count, bot_rate, echo_rate))
+        except BenchError as error:
+            return (), (str(error),)
+        finally:
+            if database_url:
+                _drop_schema(database_url, schema)
+    store = (f"PostgreSQL at {redact_database_url(database_url)} (schema {schema}, dropped "
+             "after)" if database_url else
+             "one temporary SQLite file (fine for a bench on one host; replicas in production "
+             "share PostgreSQL)")
+    return tuple(figures), (
+        f"end to end: {messages} questions from {E2E_USERS} users sent at once, timed until "
+        "the last answer; the emulator delivers webhook updates one at a time, to the "
+        "replicas in turn; `faqbot run` in webhook mode, rate limits off, the replicas "
+        f"sharing {store}; echo: a python-telegram-bot echo bot (concurrent updates) in "
+        "the same way",)
+
+
+def _replica_config(settings: Settings, config: Path | None, temp: Path, port: int,
+                    public: str) -> Path:
+    """A replica's config.yaml: the bench's own (content, match settings, texts) in webhook
+    mode on ``port``, every rate limit off."""
+    import yaml
+
+    raw: dict[str, Any] = {}
+    if config is not None and config.is_file():
+        raw = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    raw.pop("database_url", None)  # the store is the bench's, from the environment
+    raw["content"] = str(settings.content.resolve())
+    raw["telegram"] = {**(raw.get("telegram") or {}), "mode": "webhook", "rate_limit": False,
+                       "user_messages": 0, "webhook_listen": "127.0.0.1",
+                       "webhook_port": port, "webhook_url": public, "webhook_path": "telegram"}
+    path = temp / f"config-{port}.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _url_in_schema(url: str, schema: str) -> str:
+    """The URL with libpq options that put the tables in ``schema``."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}"
+
+
+def _create_schema(database_url: str, schema: str) -> None:
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
 
 
 def run(settings: Settings, index: Index, questions: Sequence[Question], *,
@@ -341,6 +597,12 @@ def run(settings: Settings, index: Index, questions: Sequence[Question], *,
         + (", PostgreSQL)" if database_url else ")"))
     store, store_notes = store_rows(database_url, STORE_RECORDS_QUICK if quick else STORE_RECORDS)
 
+    messages = E2E_MESSAGES_QUICK if quick else E2E_MESSAGES
+    say(f"bench: end to end through the emulator, {messages} messages with "
+        + " and ".join(str(n) for n in E2E_REPLICAS) + " replicas, beside an echo bot")
+    throughput, throughput_notes = throughput_rows(settings, config, texts, messages,
+                                                   database_url)
+
     jieba_small_p50, jieba_small_p99 = small["jieba"]
     rows = (
         Row("p50 per question, report (ms)", small["bot"][0], small["bm25"][0], jieba_small_p50,
@@ -374,8 +636,9 @@ def run(settings: Settings, index: Index, questions: Sequence[Question], *,
         "jieba's own cache warm in all three",
         f"bench process peak RSS: {_self_rss_mb():.0f} MB (both corpora and both indexes built)",
         *store_notes,
+        *throughput_notes,
     )
-    return BenchResult(rows, context, notes)
+    return BenchResult(rows, context, notes, throughput)
 
 
 def _plain_jieba():  # -> jieba.Tokenizer
@@ -432,5 +695,12 @@ def format_text(result: BenchResult) -> str:
             f"{_ratio(row.bot, row.bm25):>9} {_ratio(row.bot, row.jieba):>9}  "
             f"{row.target}{verdict}".rstrip()
         )
+    if result.throughput:
+        label = "end to end (messages/s)"
+        lines.append(f"{label:{width}}  {'bot':>9} {'echo bot':>9} {'':>10}  {'bot/echo':>9}")
+        for figure in result.throughput:
+            replicas = f"{figure.replicas} replica" + ("s" if figure.replicas > 1 else "")
+            lines.append(f"{replicas:{width}}  {_num(figure.bot):>9} {_num(figure.echo):>9} "
+                         f"{'':>10}  {_ratio(figure.bot, figure.echo):>9}")
     lines.extend(f"note: {note}" for note in result.notes)
     return "\n".join(lines)

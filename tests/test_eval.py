@@ -268,6 +268,12 @@ def test_bench_quick_prints_every_row(capsys: pytest.CaptureFixture[str]) -> Non
         for value in (bot, bm25, jieba):
             assert low < value < high, line  # sanity only: timings never pass or fail
         assert values[3].endswith("×") and values[4].endswith("×")
+    # end to end through the emulator, one and two replicas beside the echo bot
+    for replicas in ("1 replica", "2 replicas"):
+        line = next((row for row in out.splitlines() if row.startswith(replicas + " ")), None)
+        assert line is not None, f"missing end-to-end row: {replicas}"
+        bot, echo, ratio = line[len(replicas):].split()
+        assert float(bot) > 0 and float(echo) > 0 and ratio.endswith("×"), line
 
 
 # --- expectations written as headings (blind sets) ------------------------------------

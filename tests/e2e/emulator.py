@@ -14,6 +14,10 @@ The user side (``user``, ``send``, ``send_media``, ``press``, ``inline``...) pla
 Telegram's users: it injects updates (text, captions, stickers, photos, voice notes...),
 delivered by getUpdates or, once a webhook is set, POSTed to it with the secret token
 header. Everything the bot does is recorded for assertions.
+
+``balance(urls)`` plays a load balancer in front of several replicas: the webhook URL is
+then the public address only, and updates go to ``urls`` in turn (round-robin), a refused
+or failed delivery on to the next one (nginx's ``proxy_next_upstream``).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import ClientSession, ClientTimeout, web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
@@ -313,6 +317,10 @@ class BotApiEmulator:
         self._deliveries: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._delivery_task: asyncio.Task[None] | None = None
         self._closing = False
+        self.backends: list[str] = []  # balance(): where the webhook's updates really go
+        self.routed: list[tuple[int, str, int]] = []  # (update_id, backend, status)
+        self._next_backend = 0
+        self._update_of: dict[object, int] = {}  # a user's message or query -> its update id
         self.port = 0
 
     # --- server lifecycle ---------------------------------------------------------------
@@ -363,6 +371,11 @@ class BotApiEmulator:
         """Answer the next ``times`` calls of ``method`` with ``respond(request)`` whatever the
         token: what a proxy or a broken server might send (HTML, an echo of the path...)."""
         self.raw_answers.setdefault(method, []).append(RawAnswer(respond, times))
+
+    def balance(self, urls: list[str]) -> None:
+        """Deliver webhook updates to ``urls`` in turn, as a load balancer in front of
+        replicas does; a delivery one refuses (not 2XX, no connection) goes to the next."""
+        self.backends = list(urls)
 
     def revoke(self) -> None:
         """The token is revoked (@BotFather /revoke): every call, a waiting getUpdates
@@ -675,7 +688,7 @@ class BotApiEmulator:
         if reply_to is not None:
             message["reply_to_message"] = {k: v for k, v in reply_to.items()
                                            if k != "reply_to_message"}
-        self._push({"message": message})
+        self._update_of[chat["id"], message["message_id"]] = self._push({"message": message})
         return message
 
     def send_media(self, user: dict[str, Any], chat: dict[str, Any], kind: str,
@@ -706,7 +719,7 @@ class BotApiEmulator:
             f"no button {data!r} under message {message['message_id']}: {datas}")
         query_id = str(next(self._query_ids) * 1_000_003)
         self.callback_queries[query_id] = CallbackQuery(query_id, user, data, message)
-        self._push({"callback_query": {
+        self._update_of[query_id] = self._push({"callback_query": {
             "id": query_id, "from": user, "message": message,
             "chat_instance": str(message["chat"]["id"] * 7), "data": data,
         }})
@@ -721,7 +734,8 @@ class BotApiEmulator:
                                      "offset": offset, "chat_type": "sender"}})
         return query_id
 
-    def _push(self, update: dict[str, Any]) -> None:
+    def _push(self, update: dict[str, Any]) -> int:
+        """Queue an update for the bot; its update_id."""
         kind = next(k for k in update if k in _UPDATE_TYPES)
         update = {"update_id": next(self._update_ids), **update}
         if self.webhook is not None:
@@ -731,6 +745,7 @@ class BotApiEmulator:
         elif not self._allowed or kind in self._allowed:
             self._updates.append(update)
         self._notify()
+        return int(update["update_id"])
 
     async def _deliver(self) -> None:
         """Webhook delivery: updates POSTed one at a time, in order, with the secret header;
@@ -745,17 +760,36 @@ class BotApiEmulator:
                         break
                     headers = ({"X-Telegram-Bot-Api-Secret-Token": webhook.secret}
                                if webhook.secret else {})
-                    try:
-                        async with session.post(webhook.url, json=update,
-                                                headers=headers) as reply:
-                            status = reply.status
-                    except OSError:
-                        status = 0
-                    webhook.deliveries.append((update["update_id"], status))
-                    self._notify()
+                    status = 0
+                    for url in self._delivery_urls(webhook):
+                        status = await self._post(session, url, update, headers)
+                        webhook.deliveries.append((update["update_id"], status))
+                        self._notify()
+                        if 200 <= status < 300:
+                            break
                     if 200 <= status < 300:
                         break
                     await asyncio.sleep(0.1 * 2 ** attempt)
+
+    def _delivery_urls(self, webhook: Webhook) -> list[str]:
+        """Where one delivery attempt goes: the webhook, or every backend once starting with
+        the next in turn."""
+        if not self.backends:
+            return [webhook.url]
+        first = self._next_backend % len(self.backends)
+        self._next_backend += 1
+        return self.backends[first:] + self.backends[:first]
+
+    async def _post(self, session: ClientSession, url: str, update: dict[str, Any],
+                    headers: dict[str, str]) -> int:
+        try:
+            async with session.post(url, json=update, headers=headers) as reply:
+                status = reply.status
+        except (OSError, ClientError):  # refused, or a replica closed the connection
+            status = 0
+        if self.backends:
+            self.routed.append((update["update_id"], url, status))
+        return status
 
     # --- observing ------------------------------------------------------------------------
 
@@ -789,6 +823,15 @@ class BotApiEmulator:
         """The bot's messages in the chat of ``message`` sent after it."""
         return [m for m in self.bot_messages(message["chat"])
                 if m["message_id"] > message["message_id"]]
+
+    def backend_of(self, sent: dict[str, Any] | str) -> str | None:
+        """balance(): the backend that took the update of a user's message (or of a button
+        press, by its query id), None while none has."""
+        key = sent if isinstance(sent, str) else (sent["chat"]["id"], sent["message_id"])
+        update_id = self._update_of.get(key)
+        taken = [url for uid, url, status in self.routed
+                 if uid == update_id and 200 <= status < 300]
+        return taken[-1] if taken else None
 
     def calls_of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
