@@ -69,6 +69,9 @@ STATS_DAYS = 7  # /stats: today and this many days
 BUSIEST_HOURS = 3  # /stats lists this many hours of the day
 TOP_UNANSWERED = 5  # ... and this many unanswered questions
 CONTEXT_KEEP_SECONDS = SECONDS_PER_DAY  # a follow-up a day later is a new question
+# a chat context is written on the reply path, past the writer's short batches (a busy
+# writer holds SQLite's lock for milliseconds; a first write creates the schema)
+CONTEXT_WAIT_SECONDS = 1.0
 MEMORY_CHATS = 100_000  # contexts kept in memory: the busiest bot's chats of a day
 RATE_KEEP_SECONDS = 3600  # the longest rate window (telegram.user_seconds is at most 3600)
 RATER_KEY_CHARS = 16  # 64 bits of the keyed hash: no collisions among a bot's users
@@ -282,7 +285,7 @@ class _QueuedStore:
         try:
             self._read("the chat context", lambda db: self._run(
                 db, _UPSERT_CONTEXT, (self._hashed(chat_key), passage_id, at)), None,
-                create=True)
+                create=True, wait=CONTEXT_WAIT_SECONDS)
         except StoreError as error:
             # no warning of its own: the same store's records fail too, and say so once
             logger.debug("%s; the chat context is kept in memory only", error)
