@@ -1160,3 +1160,25 @@ async def test_lang_sets_the_script_of_one_chat(
     assert traditional == html_text(in_script(core.search("督查这块怎么搞的"), Script.TAIWAN))
     assert simplified == html_text(core.search("督查这块怎么搞的"))
     assert "lang" in [name for name, _ in COMMANDS]  # in the command menu
+
+
+# --- admin commands (more in tests/test_admins.py) ------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["/stats", "/review", "/reload"])
+async def test_without_admins_admin_commands_are_unknown_commands(
+    app: Application, core: FaqBot, request_: OfflineRequest, command: str
+) -> None:
+    await app.process_update(message_update(make_message(app, command)))
+    [sent] = request_.sent()
+    assert sent["text"] == html_text(core.handle(command))
+    assert command in sent["text"]
+
+
+async def test_without_admins_only_everyones_command_menu_is_set(
+    app: Application, request_: OfflineRequest
+) -> None:
+    await register_commands(app)
+    [sent] = request_.sent("setMyCommands")
+    assert sent.get("scope") is None
+    assert "stats" not in [c["command"] for c in sent["commands"]]
