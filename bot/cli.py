@@ -210,8 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if settings.telegram.token:
             from bot.telegram_app import run_telegram
 
-            with pidfile.written(settings.cache_dir):  # for `faqbot reload` (SIGHUP)
-                run_telegram(settings, bot)
+            run_telegram(settings, bot)
             return 0
         print("（未设置 TELEGRAM_BOT_TOKEN，以控制台模式运行；"
               "设置后 `make run` 即连接 Telegram。）")

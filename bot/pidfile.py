@@ -8,6 +8,7 @@ ours that nobody else can write, and sends SIGHUP: the bot re-reads its content.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import stat
@@ -15,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bot.errors import FaqbotError
+
+logger = logging.getLogger(__name__)
 
 PID_FILE = "faqbot.pid"
 MAX_PID_BYTES = 32  # a decimal pid and a newline; anything longer is not ours
@@ -32,8 +35,10 @@ def pid_path(directory: Path) -> Path:
 
 
 @contextlib.contextmanager
-def written(directory: Path) -> Iterator[Path]:
-    """This process's pid in ``directory``/faqbot.pid (0600) while the block runs."""
+def written(directory: Path) -> Iterator[Path | None]:
+    """This process's pid in ``directory``/faqbot.pid (0600) while the block runs; None
+    (and one warning: the bot runs on, only `faqbot reload` cannot find it) when the file
+    cannot be written."""
     path = pid_path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -43,7 +48,10 @@ def written(directory: Path) -> Iterator[Path]:
         with os.fdopen(descriptor, "w") as file:
             file.write(f"{os.getpid()}\n")
     except OSError as error:
-        raise PidFileError(f"cannot write the pid file {path}: {error.strerror or error}") from None
+        logger.warning("cannot write the pid file %s (`faqbot reload` will not find this "
+                       "bot; SIGHUP still works): %s", path, error.strerror or error)
+        yield None
+        return
     try:
         yield path
     finally:

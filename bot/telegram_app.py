@@ -64,7 +64,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import admin
+from bot import admin, pidfile
 from bot.config import ConfigError, Settings, TelegramSettings
 from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, slot_released
 from bot.health import Liveness, Readiness, ReadyState, content_check, store_check
@@ -1221,11 +1221,14 @@ async def _serve(application: Application,
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop)
     faq: FaqBot = application.bot_data["faq"]
-    # SIGHUP (`faqbot reload`): re-read the content in a thread; the outcome is logged
+    # SIGHUP (`faqbot reload`): re-read the content in a thread; the outcome is logged.
+    # The pid file that `faqbot reload` reads exists only while this handler is set.
     loop.add_signal_handler(signal.SIGHUP, loop.run_in_executor, None, admin.reload, faq,
                             "SIGHUP")
     try:
-        async with application:  # initialize ... shutdown
+        async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(pidfile.written(faq.settings.cache_dir))
+            await stack.enter_async_context(application)  # initialize ... shutdown
             if application.post_init:
                 await application.post_init(application)
             await application.start()

@@ -502,3 +502,12 @@ async def test_a_refused_group_hears_nothing_unless_it_addresses_the_bot(
         private_app, "@report_faq_test_bot 海峡论坛", chat=GROUP, user=STRANGER)))
     assert len(request_.sent()) == 1
 
+
+
+def test_an_unwritable_pid_file_only_warns(tmp_path: Path,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("")
+    with pidfile.written(occupied) as path:  # a file where the directory should be
+        assert path is None
+    assert "cannot write the pid file" in caplog.text
