@@ -368,6 +368,8 @@ def test_faqbot_reload_sends_sighup_to_the_pid_in_the_file(
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
 
 
 # --- Telegram: visibility, the admin commands, allowed_chats ----------------------------------
