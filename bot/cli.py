@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from bot import pidfile
+from bot.admin import review_lines
 from bot.config import Settings, check_database_url, load_settings
 from bot.content import parse_number, validate
 from bot.errors import EXIT_ERROR, FaqbotError
@@ -187,17 +189,16 @@ def cmd_review(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     finally:
         store.close()
-    print(f"未答或低置信度的问题（{store.where}）：")
-    for question, times, score in review.unanswered:
-        print(f"  {times:>4}×  {score:>3}  {visible(question)}")
-    if not review.unanswered:
-        print("  （无）")
-    print("评价最差的回答（👎 / 👍）：")
-    for passage_id, bad, good in review.worst:
-        print(f"  {visible(passage_id):<8} {bad:>3} / {good:<3}")
-    if not review.worst:
-        print("  （无）")
-    print("把常见的问法加到 YAML 的 questions: 里，再运行 faqbot validate。")
+    for line in review_lines(settings, review, store.where, shown=visible):
+        print(line)
+    return 0
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    pid = pidfile.signal_reload(settings.cache_dir)
+    print(f"sent SIGHUP to the bot (pid {pid}): it re-reads {settings.content} and logs "
+          "\"content reloaded\" or \"content reload failed\" with the FILE:LINE errors")
     return 0
 
 
@@ -388,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     review.add_argument("--limit", type=int, default=20, help="rows per list (default 20)")
     review.set_defaults(handler=cmd_review)
+    reload = commands.add_parser(
+        "reload", help="make the running bot re-read its content (SIGHUP)",
+        description="Example: faqbot reload  (the bot of this configuration: the pid file "
+                    "faqbot.pid in its cache_dir; the bot logs the outcome)",
+    )
+    reload.set_defaults(handler=cmd_reload)
 
     draft = commands.add_parser(
         "import", help="turn a raw scraped report into a draft YAML",

@@ -39,6 +39,7 @@ NUMBER_RANGES: dict[str, tuple[int, int]] = {
     # longer windows would mute a user for hours after one burst
     "telegram.user_seconds": (1, 3600),
 }
+MAX_TELEGRAM_ID = 2**52  # Telegram ids fit in 52 bits (its Bot API documentation says so)
 _MODES = ("polling", "webhook")
 LOG_FORMATS = ("text", "json")
 # Path segments of letters, digits and . _ ~ - (RFC 3986 unreserved), not . or ..: nothing
@@ -101,6 +102,9 @@ class Settings:
     # postgresql://user@host/db: keep all state there instead of feedback_db (may hold a
     # password: never shown, see redact_database_url)
     database_url: str = field(default="", repr=False)
+    admins: frozenset[int] = frozenset()  # Telegram user ids allowed /stats, /review, /reload
+    # chats (user and group ids) a private deployment serves, admins always; empty: everyone
+    allowed_chats: frozenset[int] = frozenset()
 
     def text(self, key: str, **values: Any) -> str:
         """A user-facing string from config.yaml, formatted with ``values``."""
@@ -176,6 +180,21 @@ DEFAULT_TEXTS: dict[str, str] = {
     "follow_up_no_section": "这一段是报告的{title}，不属于某一部分。",
     "lang_set": "好的，之后的回复使用{script}。",
     "lang_usage": "用法：/lang 繁（繁体）、/lang 简（简体）或 /lang auto（跟随提问的字体）。",
+    "not_allowed": "抱歉，这个机器人只为指定的用户和群组服务。",
+    "recording_off": "没有记录使用情况（retention_days 为 0 或未启用记录），无法统计。",
+    "store_unavailable": "暂时读不到使用记录：{error}",
+    "stats_title": "📊 使用统计",
+    "stats_questions": "提问：今天 {today} 个，近 {days} 天 {week} 个",
+    "stats_shares": "回答 {answered}，不太确定 {hedged}，未答 {declined}",
+    "stats_votes": "评价：👍 {good} · 👎 {bad}",
+    "stats_hours": "最忙的时段：{hours}",
+    "stats_unanswered": "未答最多的问题：",
+    "review_unanswered": "未答或低置信度的问题（{where}）：",
+    "review_worst": "评价最差的回答（👎 / 👍）：",
+    "review_none": "（无）",
+    "review_hint": "把常见的问法加到 YAML 的 questions: 里，再运行 faqbot validate。",
+    "reload_done": "已重新加载：《{report}》，{passages} 段。",
+    "reload_failed": "内容有误，仍在使用原来的内容：",
 }
 
 
@@ -340,6 +359,34 @@ def _read_config(path: Path) -> dict[str, Any]:
     return loaded or {}
 
 
+def _telegram_ids(path: Path, key: str, from_env: str | None, raw: Any, *,
+                  users_only: bool = False) -> frozenset[int]:
+    """A list of Telegram ids (users positive, groups negative) from config.yaml, or from
+    the environment as "1,2" (which wins when set)."""
+    env_name = f"FAQBOT_{key.upper()}"
+    kind = "user ids (positive" if users_only else "ids (users positive, groups negative"
+    problem = (f"'{key}' (or {env_name}) must be a list of Telegram {kind} whole numbers, "
+               f"e.g. [123456789]), not")
+    if from_env is not None and from_env.strip():
+        values: list[Any] = []
+        for item in from_env.split(","):
+            try:
+                values.append(int(item.strip()))
+            except ValueError:
+                raise ConfigError(f"{path}: {problem} {item.strip()[:40]!r}") from None
+    elif raw is None:
+        return frozenset()
+    elif isinstance(raw, list):
+        values = raw
+    else:
+        raise ConfigError(f"{path}: {problem} {str(raw)[:40]!r}")
+    for value in values:
+        if (not isinstance(value, int) or isinstance(value, bool) or value == 0
+                or abs(value) > MAX_TELEGRAM_ID or (users_only and value < 0)):
+            raise ConfigError(f"{path}: {problem} {str(value)[:40]!r}")
+    return frozenset(values)
+
+
 def load_settings(path: Path | None = None, environ: dict[str, str] | None = None) -> Settings:
     """Read config.yaml (or $FAQBOT_CONFIG) and the environment into Settings."""
     env = os.environ if environ is None else environ
@@ -351,7 +398,7 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     base = path.parent if path.is_file() else Path.cwd()
     allowed = {"content", "cache_dir", "feedback_db", "retention_days", "match", "telegram",
                "texts", "log_format", "log_message_text",
-               "context_minutes", "reply_script", "database_url"}
+               "context_minutes", "reply_script", "database_url", "admins", "allowed_chats"}
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{path}: unknown setting '{key}'")
@@ -401,6 +448,10 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         raise ConfigError(f"{path}: 'database_url' must be text (a postgresql:// URL)")
     database_url = database_url.strip()
     check_database_url(str(path), database_url)
+    admins = _telegram_ids(path, "admins", env.get("FAQBOT_ADMINS"), raw.get("admins"),
+                          users_only=True)
+    allowed_chats = _telegram_ids(path, "allowed_chats", env.get("FAQBOT_ALLOWED_CHATS"),
+                                  raw.get("allowed_chats"))
     texts = raw.get("texts") or {}
     if not isinstance(texts, dict) or not all(isinstance(v, str) for v in texts.values()):
         raise ConfigError(f"{path}: 'texts' must map names to text")
@@ -420,4 +471,6 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
         context_minutes=context_minutes,
         reply_script=reply_script,
         database_url=database_url,
+        admins=admins,
+        allowed_chats=allowed_chats,
     )

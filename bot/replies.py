@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from functools import partial
-from typing import TypeVar
+from functools import partial, wraps
+from typing import Any, TypeVar
 
 from rapidfuzz import fuzz
 
@@ -67,6 +69,12 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("slogans", SLOGAN_LIST_TITLE),
     ("slogan", "查找口号，如 /slogan 忠诚"),
     ("lang", "回复用繁体或简体，如 /lang 繁"),
+)
+# Only admins (settings.admins) see and may use these (bot.admin says what they answer).
+ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
+    ("stats", "使用统计（管理员）"),
+    ("review", "未答问题和差评回答（管理员）"),
+    ("reload", "重新加载报告内容（管理员）"),
 )
 FUZZY_TITLE = 60  # partial_ratio a title needs when no passage contains the typed words
 PLAIN_MARK = ("【", "】")  # the answering sentence in plain text (bold in Telegram)
@@ -193,6 +201,41 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """What FaqBot serves, swapped as one reference by ``FaqBot.reload``."""
+
+    index: Index
+    reading_order: tuple[Passage, ...]  # the passages ◀ ▶ step through
+
+    @classmethod
+    def of(cls, index: Index) -> Loaded:
+        return cls(index, tuple(p for p in index.report.passages if p.kind in _READING_KINDS))
+
+
+# The content one call into FaqBot started with: a reload while it runs does not change
+# it midway (a passage id found in the old index is looked up in the old index).
+_PINNED: ContextVar[tuple[FaqBot, Loaded] | None] = ContextVar("faqbot_pinned", default=None)
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _on_one_content(method: _Method) -> _Method:
+    """``method`` sees one content throughout, the one current when it was called."""
+
+    @wraps(method)
+    def pinned(self: FaqBot, *args: Any, **kwargs: Any) -> Any:
+        outer = _PINNED.get()
+        if outer is not None and outer[0] is self:
+            return method(self, *args, **kwargs)
+        token = _PINNED.set((self, self._loaded))
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _PINNED.reset(token)
+
+    return pinned  # type: ignore[return-value]
+
+
 def _fitted_rows(buttons: list[Button]) -> list[tuple[Button, ...]]:
     """Buttons on one row when their labels fit a phone's width, else one per row."""
     if sum(len(b.label) for b in buttons) <= ONE_ROW_CHARS:
@@ -206,15 +249,11 @@ class FaqBot:
     def __init__(self, settings: Settings, index: Index, store: Store | None = None, *,
                  report_id: str = "", name_report: bool = False):
         self.settings = settings
-        self.index = index
+        self._loaded = Loaded.of(index)  # replaced whole by reload(): one assignment
+        self._reloading = threading.Lock()  # one reload at a time
         self.report_id = report_id or index.report.id  # its file's stem (bot.content)
         self.name_report = name_report  # sources name the report: one of several
         self.store = store  # where unanswered questions and ratings go; None: not recorded
-        self.report: Report = index.report
-        self.reading_order = tuple(
-            p for p in self.report.passages
-            if p.kind in _READING_KINDS
-        )
         # the last passage answered per conversation: in the store, so that every process
         # of the bot reads it; without one, in memory
         self.contexts: Store | ContextMemory = store if store is not None else ContextMemory()
@@ -222,16 +261,61 @@ class FaqBot:
         self._fixed_scripts: OrderedDict[str, str] = OrderedDict()
         self._seen_scripts: OrderedDict[str, Script] = OrderedDict()
 
-    @classmethod
-    def from_settings(cls, settings: Settings, record: bool = False) -> FaqBot:
-        """The bot for these settings; ``record`` keeps the use log and feedback in the
-        store the settings name (bot.store.open_store)."""
-        library = Library.load(
+    @property
+    def _current(self) -> Loaded:
+        pinned = _PINNED.get()
+        return pinned[1] if pinned is not None and pinned[0] is self else self._loaded
+
+    @property
+    def index(self) -> Index:
+        """The index served (within one call: the one current when the call began)."""
+        return self._current.index
+
+    @index.setter
+    def index(self, index: Index) -> None:
+        self._loaded = Loaded.of(index)
+
+    @property
+    def report(self) -> Report:
+        return self._current.index.report
+
+    @property
+    def reading_order(self) -> tuple[Passage, ...]:
+        return self._current.reading_order
+
+    @staticmethod
+    def load_library(settings: Settings) -> Library:
+        """The indexes of ``settings.content`` (one report or a folder of several): read,
+        validated (ContentError with FILE:LINE problems), built or read back from the cache."""
+        return Library.load(
             settings.content, settings.cache_dir,
             answer_threshold=settings.match.answer_threshold,
             suggest_threshold=settings.match.suggest_threshold,
             probable_threshold=settings.match.probable_threshold,
         )
+
+    def reload(self) -> Report:
+        """Re-read and validate ``settings.content`` as at start, then serve it: one
+        assignment, so a question being answered finishes on the old content. On any error
+        (ContentError, OSError...) the old content stays served and the error is raised.
+        The same reports must stay: a folder that now holds others needs a restart."""
+        with self._reloading:
+            index = self._reloaded_index(self.load_library(self.settings))
+            self._loaded = Loaded.of(index)
+        return index.report
+
+    def _reloaded_index(self, library: Library) -> Index:
+        if len(library) != 1 or self.report_id not in library.indexes:
+            raise ValueError(
+                f"the content now holds {len(library)} report(s), not this bot's one "
+                f"({self.report_id}): restart the bot to serve another set of reports")
+        return library.indexes[self.report_id]
+
+    @classmethod
+    def from_settings(cls, settings: Settings, record: bool = False) -> FaqBot:
+        """The bot for these settings; ``record`` keeps the use log and feedback in the
+        store the settings name (bot.store.open_store)."""
+        library = cls.load_library(settings)
         store = None
         if record:
             store = open_store(settings)
@@ -248,6 +332,7 @@ class FaqBot:
         if self.store is not None:
             self.store.close()
 
+    @_on_one_content
     def feedback(self, passage_id: str, good: bool, question: str = "",
                  user: str = CONSOLE_USER) -> Reply:
         """A 👍/👎 on an answer; a user's later vote on the same passage replaces the earlier."""
@@ -257,6 +342,7 @@ class FaqBot:
 
     # --- entry points ---------------------------------------------------------
 
+    @_on_one_content
     def handle(self, text: str, chat_key: str = "") -> Reply:
         """Whatever a user typed: a /command or a question. ``chat_key`` names the
         conversation (a chat, a user in a group): follow-ups and /lang are kept per key."""
@@ -266,6 +352,7 @@ class FaqBot:
             return self.command(name.split("@", 1)[0].lower(), argument.strip(), chat_key)
         return self.ask(text, chat_key)
 
+    @_on_one_content
     def command(self, name: str, argument: str = "", chat_key: str = "") -> Reply:
         """A /command (its name without the slash), in the conversation's script."""
         if name == "lang":
@@ -287,6 +374,7 @@ class FaqBot:
             return self._note(self.settings.text("unknown_command", command="/" + name))
         return handler(argument)
 
+    @_on_one_content
     def action(self, data: str, chat_key: str = "") -> Reply | None:
         """A button press; None when the data names no action: unknown, malformed, or
         stale (a passage the content no longer has). A passage shown becomes the
@@ -313,6 +401,7 @@ class FaqBot:
                 return self.feedback(passage_id, verdict == "good")
         return None
 
+    @_on_one_content
     def stale_button(self) -> Reply:
         """What a button press that names no action gets (the console's reply; Telegram
         shows the same text as a toast and leaves the message alone)."""
@@ -324,6 +413,7 @@ class FaqBot:
         bad = VOTED_BAD_LABEL if vote is False else BAD_LABEL
         return _row((good, f"fb:good:{passage_id}"), (bad, f"fb:bad:{passage_id}"))
 
+    @_on_one_content
     def ask(self, question: str, chat_key: str = "") -> Reply:
         """A free-text message: small talk, a follow-up on the conversation's last answer,
         or a question (the best passage, or a decline with suggestions); in the script
@@ -358,6 +448,7 @@ class FaqBot:
         """A question in a conversation (several reports read the chat's default report)."""
         return self.search(question)
 
+    @_on_one_content
     def search(self, question: str) -> Reply:
         """A question alone (no small talk, no context): the best passage, or a decline."""
         result = self.index.search(question, k=1 + self.settings.match.related)
@@ -415,10 +506,12 @@ class FaqBot:
             buttons.append(self.feedback_row(best.id))
         return Reply(tuple(blocks), tuple(buttons), True, result, best.id)
 
+    @_on_one_content
     def inline(self, query: str, limit: int = INLINE_PAGE) -> list[InlineItem]:
         """The first page of passages matching an inline query."""
         return self.inline_page(query, 0, limit)[0]
 
+    @_on_one_content
     def inline_page(self, query: str, offset: int = 0,
                     limit: int = INLINE_PAGE) -> tuple[list[InlineItem], int | None]:
         """Passages matching an inline query from ``offset`` on, and the offset of the next
@@ -451,6 +544,7 @@ class FaqBot:
         return result, [{**self.described(h).as_dict(), "report": self.report_id}
                         for h in result.hits]
 
+    @_on_one_content
     def share_query(self, reply: Reply) -> str:
         """The inline query that finds an answer's passage again (its title), for a share
         button; '' when the reply shows no passage."""
@@ -459,6 +553,7 @@ class FaqBot:
 
     # --- replies --------------------------------------------------------------
 
+    @_on_one_content
     def start(self, payload: str = "") -> Reply:
         """Welcome, or a deep link (/start s2, /start s2_m2 or s2.m2 for a measure)."""
         payload = _DEEP_LINK_MEASURE.sub(r"\1.\2", payload.strip())
@@ -475,11 +570,13 @@ class FaqBot:
         )
         return Reply(blocks, (_row(TOC_BUTTON, SLOGANS_BUTTON, EXAMPLES_BUTTON),))
 
+    @_on_one_content
     def group_start(self, bot_username: str) -> Reply:
         """/start in a group: how to ask there (plain messages in a group are not read)."""
         text = self.settings.text("group_start", bot=bot_username, example=self._example())
         return Reply((Block("text", text),), (_row(TOC_BUTTON, SLOGANS_BUTTON, EXAMPLES_BUTTON),))
 
+    @_on_one_content
     def profile(self, bot_username: str) -> tuple[str, str]:
         """The bot's description (shown in an empty chat before /start) and short
         description (its profile and shared links)."""
@@ -487,16 +584,19 @@ class FaqBot:
         return (text("description", report=self.report.name, bot=bot_username),
                 text("short_description", report=self.report.name))
 
+    @_on_one_content
     def non_text(self) -> Reply:
         """A sticker, photo, voice note... without a question: one line on how to ask."""
         return self._note(self.settings.text("non_text", example=self._example()))
 
+    @_on_one_content
     def help(self) -> Reply:
         blocks = [Block("text", self.settings.text("help"))]
         blocks.extend(Block("item", f"/{name} — {about}") for name, about in COMMANDS)
         blocks.append(Block("note", "也支持繁体字、中文数字和拼音输入法的同音错字。"))
         return Reply(tuple(blocks), (_row(TOC_BUTTON, SLOGANS_BUTTON, EXAMPLES_BUTTON),))
 
+    @_on_one_content
     def sections(self) -> Reply:
         """Table of contents."""
         blocks = [Block("heading", f"📑 {self.report.name}")]
@@ -506,6 +606,7 @@ class FaqBot:
         buttons.append(_row(SLOGANS_BUTTON, EXAMPLES_BUTTON))
         return Reply(tuple(blocks), tuple(buttons))
 
+    @_on_one_content
     def section_command(self, argument: str) -> Reply:
         """/section N; without a valid N, the table of contents."""
         number, typed = _section_number(argument)
@@ -534,6 +635,7 @@ class FaqBot:
         buttons.append(self._navigation(section.id))
         return Reply(tuple(blocks), tuple(buttons), passage_id=section.id)
 
+    @_on_one_content
     def summary(self) -> Reply:
         """The whole report in brief: intro, then each section with its measures' titles."""
         blocks = [Block("heading", self.report.name), Block("text", self.report.intro)]
@@ -545,6 +647,7 @@ class FaqBot:
         blocks.append(Block("source", f"{self.report.byline}"))
         return Reply(tuple(blocks), (_row(TOC_BUTTON, SLOGANS_BUTTON),))
 
+    @_on_one_content
     def slogans(self) -> Reply:
         blocks = [Block("heading", f"💬 {SLOGAN_LIST_TITLE}")]
         for slogan in self.report.slogans:
@@ -559,6 +662,7 @@ class FaqBot:
         buttons.append(_row(TOC_BUTTON))
         return Reply(tuple(blocks), tuple(buttons))
 
+    @_on_one_content
     def slogan(self, word: str) -> Reply:
         """Slogans matching a word (fuzzy); all slogans when no word is given."""
         if not word.strip():
@@ -581,12 +685,14 @@ class FaqBot:
         buttons = tuple(_row((_clip(s.text, 18), f"p:{s.id}")) for s in matches)
         return Reply(tuple(blocks), buttons + (_row(SLOGANS_BUTTON),))
 
+    @_on_one_content
     def examples(self) -> Reply:
         blocks = [Block("heading", "❓ 可以这样问：")]
         blocks.extend(Block("item", question) for question, _ in self._examples())
         buttons = tuple(_row((_clip(q, 20), f"p:{pid}")) for q, pid in self._examples())
         return Reply(tuple(blocks), buttons + (_row(TOC_BUTTON),))
 
+    @_on_one_content
     def show(self, passage_id: str) -> Reply:
         """A passage by id, with navigation; a lost measure says so."""
         parts = [p for p in self.reading_order if p.kind == Kind.PART and p.parent == passage_id]
@@ -619,6 +725,7 @@ class FaqBot:
             path=f"{section.short_heading} › {measure}",
         )
 
+    @_on_one_content
     def small_talk(self, kind: SmallTalk) -> Reply:
         """A short reply in the bot's voice, and example questions from the report to tap."""
         blocks = [Block("text", self.settings.text(f"smalltalk_{kind.value}",
@@ -633,6 +740,7 @@ class FaqBot:
         buttons.append(_row(TOC_BUTTON, EXAMPLES_BUTTON))
         return Reply(tuple(blocks), tuple(buttons), False, small_talk=kind)
 
+    @_on_one_content
     def lang(self, argument: str, chat_key: str = "") -> Reply:
         """/lang 繁 | 简 | auto: the script of this conversation's replies."""
         choice = LANG_ARGUMENTS.get(argument.strip().lower())

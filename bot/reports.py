@@ -21,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import replace
 
 from bot.config import Settings
+from bot.content import Report
 from bot.followups import FollowUp
 from bot.replies import (
     CONSOLE_USER,
@@ -31,6 +32,7 @@ from bot.replies import (
     Block,
     FaqBot,
     InlineItem,
+    Loaded,
     Reply,
     _clip,
     _remember_recent,
@@ -86,6 +88,21 @@ class ReportsBot(FaqBot):
         super().__init__(settings, first.index, store, report_id=first.report_id,
                          name_report=True)
         self._defaults: OrderedDict[str, str] = OrderedDict()  # chat key -> report id
+
+    def reload(self) -> Report:
+        """Every report re-read and validated, then served (each report swapped whole); the
+        same reports must stay: another set needs a restart. On any error nothing changes."""
+        with self._reloading:
+            library = self.load_library(self.settings)
+            if set(library.indexes) != set(self.books):
+                raise ValueError(
+                    f"the content now holds {', '.join(library.indexes)}, not "
+                    f"{', '.join(self.books)}: restart the bot to serve another set of reports")
+            for key, index in library:
+                self.books[key].index = index
+            self.library = library
+            self._loaded = Loaded.of(library.indexes[self.report_id])
+        return self.report
 
     # --- which report -----------------------------------------------------------
 

@@ -17,6 +17,7 @@ import re
 import signal
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -25,6 +26,7 @@ from typing import Any, cast
 from aiolimiter import AsyncLimiter
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -48,6 +50,7 @@ from telegram.error import (
 )
 from telegram.ext import (
     Application,
+    ApplicationHandlerStop,
     BaseRateLimiter,
     BaseUpdateProcessor,
     CallbackQueryHandler,
@@ -55,17 +58,19 @@ from telegram.ext import (
     ContextTypes,
     InlineQueryHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
 from telegram.warnings import PTBDeprecationWarning
 
+from bot import admin, pidfile
 from bot.config import ConfigError, Settings, TelegramSettings
 from bot.flow import ChatQueues, LogThrottle, UserRateLimit, Verdict, discard, slot_released
 from bot.health import Liveness, Readiness, ReadyState, content_check, store_check
 from bot.logs import event_line, message_text, use_format
 from bot.metrics import ErrorKind, Metrics, Outcome, TimedStore, outcome_of, unwrapped
-from bot.replies import Button, FaqBot, Reply
+from bot.replies import ADMIN_COMMANDS, Button, FaqBot, Reply
 from bot.store import Store
 from bot.webhook_server import HealthServer, WebhookServer
 
@@ -84,6 +89,7 @@ INLINE_CACHE_SECONDS = 300
 CALLBACK_DATA_BYTES = 64
 FEEDBACK = re.compile(r"^fb:(good|bad):(.+)$")
 INLINE_START = "inline"  # the /start payload of inline mode's "open the bot" button
+REFUSED_CHATS = 10_000  # chats refused once each (allowed_chats), remembered in memory
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 
 
@@ -429,6 +435,56 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     logger.info("%s", line, extra=fields)
 
 
+async def admin_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats, /review, /reload: admins only, in a private chat (everyone else's never
+    reaches this handler: see ``build_application``). Store reads and the reload run off
+    the event loop: questions keep being answered meanwhile."""
+    message, user = update.effective_message, update.effective_user
+    if message is None or user is None:
+        return
+    faq = _faq(context)
+    name = (message.text or "/").split(maxsplit=1)[0][1:].split("@", 1)[0].lower()
+    if name == "stats":
+        reply = await asyncio.to_thread(admin.stats, faq)
+    elif name == "review":
+        reply = await asyncio.to_thread(admin.review, faq)
+    else:
+        reply = await asyncio.to_thread(admin.reload, faq, f"/reload by {user.id}")
+    await _send(update, reply)
+
+
+def is_allowed(settings: Settings, update: Update) -> bool:
+    """Whether ``allowed_chats`` lets this update through: none set, an admin, a listed
+    user (anywhere) or a listed group (anyone in it)."""
+    if not settings.allowed_chats:
+        return True
+    user, chat = update.effective_user, update.effective_chat
+    if user is not None and (user.id in settings.admins or user.id in settings.allowed_chats):
+        return True
+    return chat is not None and chat.id in settings.allowed_chats
+
+
+async def private_deployment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Before every handler: an update from outside ``allowed_chats`` stops here. A chat
+    gets one polite refusal (when it spoke to the bot), a button press a toast, nothing else."""
+    faq = _faq(context)
+    if not isinstance(update, Update) or is_allowed(faq.settings, update):
+        return
+    refusal = faq.settings.text("not_allowed")
+    message, chat = update.effective_message, update.effective_chat
+    if update.callback_query is not None:
+        await update.callback_query.answer(refusal)
+    elif (update.message is not None and chat is not None
+          and (chat.type == ChatType.PRIVATE or ADDRESSED_TO_BOT.check_update(update))):
+        refused: OrderedDict[int, None] = context.bot_data.setdefault("refused", OrderedDict())
+        if chat.id not in refused and message is not None:
+            refused[chat.id] = None
+            while len(refused) > REFUSED_CHATS:
+                refused.popitem(last=False)
+            await message.reply_text(refusal)
+    raise ApplicationHandlerStop
+
+
 async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A sticker, photo, voice note, location... without a caption: how to ask instead."""
     await _send(update, _faq(context).non_text())
@@ -768,12 +824,20 @@ class BoundedStopApplication(Application):
 
 
 async def register_commands(application: Application) -> None:
-    """Register the command menu (Chinese descriptions); without it the bot still works."""
+    """Register the command menu (Chinese descriptions): everyone's, and for each admin's
+    private chat the admin commands too; without it the bot still works."""
     try:
         commands = application.bot_data["faq"].commands()
         await application.bot.set_my_commands([BotCommand(n, about) for n, about in commands])
     except TelegramError as error:
         logger.warning("could not register the command menu: %s", error)
+    everyone = application.bot_data["faq"].commands()  # /reports too, with several reports
+    admin_menu = [BotCommand(n, about) for n, about in (*everyone, *ADMIN_COMMANDS)]
+    for user_id in sorted(application.bot_data["faq"].settings.admins):
+        try:  # an admin's private chat id is their user id
+            await application.bot.set_my_commands(admin_menu, scope=BotCommandScopeChat(user_id))
+        except TelegramError as error:  # e.g. an admin who never opened the bot: not fatal
+            logger.warning("could not register the admin menu of %s: %s", user_id, error)
     logger.info("Telegram bot @%s is running", application.bot.username)
 
 
@@ -838,6 +902,14 @@ def build_application(
     new = filters.UpdateType.MESSAGE  # not edits: an edited question is not asked again
     others = [name for name, _ in faq.commands() if name != "start"]
     commands = Outcome.COMMAND
+    if settings.allowed_chats:
+        application.add_handler(TypeHandler(Update, private_deployment), group=-1)
+    # Admin commands only for admins, only in private chats: anyone else's /stats falls
+    # through to unknown_command (private) or is ignored (groups), as any unknown command.
+    admins_here = filters.User(user_id=settings.admins) & filters.ChatType.PRIVATE
+    application.add_handler(CommandHandler([name for name, _ in ADMIN_COMMANDS],
+                                           observed(commands, admin_command),
+                                           filters=new & admins_here))
     application.add_handler(CommandHandler("start", observed(commands, start_link), filters=new,
                                            has_args=True))
     application.add_handler(CommandHandler("start", observed(commands, start), filters=new))
@@ -1150,8 +1222,15 @@ async def _serve(application: Application,
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop)
+    faq: FaqBot = application.bot_data["faq"]
+    # SIGHUP (`faqbot reload`): re-read the content in a thread; the outcome is logged.
+    # The pid file that `faqbot reload` reads exists only while this handler is set.
+    loop.add_signal_handler(signal.SIGHUP, loop.run_in_executor, None, admin.reload, faq,
+                            "SIGHUP")
     try:
-        async with application:  # initialize ... shutdown
+        async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(pidfile.written(faq.settings.cache_dir))
+            await stack.enter_async_context(application)  # initialize ... shutdown
             if application.post_init:
                 await application.post_init(application)
             await application.start()
@@ -1172,7 +1251,7 @@ async def _serve(application: Application,
             elif not stop.event.is_set():
                 stop("receiving updates stopped unexpectedly")
     finally:
-        for sig in STOP_SIGNALS:
+        for sig in (*STOP_SIGNALS, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     return stop.reason
 

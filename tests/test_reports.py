@@ -291,3 +291,27 @@ def test_one_report_in_a_folder_is_served_as_ever(settings: Settings, faq_bot: F
         assert reply == faq_bot.ask(question) and reply.report == ""
         assert all("/" not in a for a in actions(reply))
         assert not any("《" in s for s in sources(reply))
+
+
+def test_reload_serves_every_reports_new_content_and_keeps_the_set(
+    settings: Settings, two_reports_content: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "content"
+    shutil.copytree(two_reports_content, folder)
+    bot = FaqBot.from_settings(dataclasses.replace(
+        settings, content=folder, cache_dir=tmp_path / "cache"))
+    assert isinstance(bot, ReportsBot)
+    draft = folder / "caizheng-2021.yaml"
+    draft.write_text(draft.read_text(encoding="utf-8").replace("36.8亿元", "39.9亿元"),
+                     encoding="utf-8")
+    bot.reload()
+    answer = bot.handle("全区一般公共预算收入完成了多少").plain()
+    assert "39.9亿元" in answer and "36.8亿元" not in answer
+    # another set of reports needs a restart: the old set stays served
+    (folder / "caizheng-copy.yaml").write_text(
+        draft.read_text(encoding="utf-8").replace("稳字当头强保障", "另一份报告", 1),
+        encoding="utf-8")
+    with pytest.raises(ValueError, match="restart"):
+        bot.reload()
+    assert set(bot.books) == {"siming-report", "caizheng-2021"}
+    assert "39.9亿元" in bot.handle("全区一般公共预算收入完成了多少").plain()

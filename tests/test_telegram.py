@@ -1249,3 +1249,25 @@ async def test_inline_results_of_two_reports_carry_the_report(
     assert answer["results"][0]["id"] == "siming-report/s2.m3"
     assert "出处：《思明区政府办工作经验材料》" in answer["results"][0][
         "input_message_content"]["message_text"]
+
+
+# --- admin commands (more in tests/test_admins.py) ------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["/stats", "/review", "/reload"])
+async def test_without_admins_admin_commands_are_unknown_commands(
+    app: Application, core: FaqBot, request_: OfflineRequest, command: str
+) -> None:
+    await app.process_update(message_update(make_message(app, command)))
+    [sent] = request_.sent()
+    assert sent["text"] == html_text(core.handle(command))
+    assert command in sent["text"]
+
+
+async def test_without_admins_only_everyones_command_menu_is_set(
+    app: Application, request_: OfflineRequest
+) -> None:
+    await register_commands(app)
+    [sent] = request_.sent("setMyCommands")
+    assert sent.get("scope") is None
+    assert "stats" not in [c["command"] for c in sent["commands"]]

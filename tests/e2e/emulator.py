@@ -292,7 +292,8 @@ class BotApiEmulator:
                          "first_name": first_name, "username": username}
         self.username = username
         self.calls: list[Call] = []
-        self.commands: list[dict[str, str]] = []
+        self.commands: list[dict[str, str]] = []  # the default scope's menu
+        self.scoped_commands: dict[str, list[dict[str, str]]] = {}  # other scopes (as JSON)
         self.description = ""
         self.short_description = ""
         self.webhook: Webhook | None = None
@@ -639,11 +640,23 @@ class BotApiEmulator:
                 raise bad_request("BOT_COMMAND_INVALID")
             if not 1 <= len(str(item.get("description", ""))) <= 256:
                 raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
-        self.commands = commands
+        scope = _scope_key(params.get("scope"))
+        if scope is None:
+            self.commands = commands
+        else:
+            self.scoped_commands[scope] = commands
         return True
 
     async def api_getmycommands(self, params: dict[str, Any]) -> list[dict[str, str]]:
-        return self.commands
+        scope = _scope_key(params.get("scope"))
+        return self.commands if scope is None else self.scoped_commands.get(scope, [])
+
+    def menu_of(self, chat: dict[str, Any]) -> list[str]:
+        """The commands a private chat's menu shows: its chat scope's, else the default's
+        (Telegram's order of scopes, for the two scopes the bot uses)."""
+        scoped = self.scoped_commands.get(_scope_key({"type": "chat", "chat_id": chat["id"]})
+                                          or "")
+        return [c["command"] for c in (scoped if scoped is not None else self.commands)]
 
     async def api_sendchataction(self, params: dict[str, Any]) -> bool:
         self._chat(params)
@@ -880,6 +893,21 @@ async def _parameters(request: web.Request) -> dict[str, Any]:
     for key, value in raw.items():
         typed[key] = _decode(key, value)
     return typed
+
+
+_SCOPE_TYPES = {"default", "all_private_chats", "all_group_chats",
+                "all_chat_administrators", "chat", "chat_administrators", "chat_member"}
+
+
+def _scope_key(scope: Any) -> str | None:
+    """A BotCommandScope as a key (None: the default scope); BadRequest when malformed."""
+    if scope is None or (isinstance(scope, dict) and scope.get("type") == "default"):
+        return None
+    if not isinstance(scope, dict) or scope.get("type") not in _SCOPE_TYPES:
+        raise bad_request("BOT_COMMAND_SCOPE_INVALID")
+    if scope["type"].startswith("chat") and not isinstance(scope.get("chat_id"), int | str):
+        raise bad_request("chat_id is required for this scope")
+    return json.dumps(scope, sort_keys=True)
 
 
 def _decode(key: str, value: str) -> Any:
