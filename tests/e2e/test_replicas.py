@@ -1,15 +1,18 @@
 """Several replicas: two `faqbot run` processes in webhook mode behind one address, sharing
 one PostgreSQL store, the emulator delivering updates to them in turn as a load balancer
 would. A follow-up finds its context whichever replica took the question, a second vote
-replaces the first, and a rolling restart (one replica stopped and started with changed
-content while the other answers) loses no update and answers none twice."""
+replaces the first, a reload (SIGHUP, as `faqbot reload` sends) of one replica while the other
+answers serves the new content there at once, and a rolling restart (one replica stopped and
+started with changed content while the other answers) loses no update and answers none twice."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import shutil
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -114,8 +117,8 @@ def shared_store(postgres_url: str) -> Iterator[PostgresBackend]:
 
 
 @contextlib.asynccontextmanager
-async def cluster(directory: Path, cache_dir: Path,
-                  store: PostgresBackend) -> AsyncIterator[Cluster]:
+async def cluster(directory: Path, cache_dir: Path, store: PostgresBackend,
+                  content: Path = CONTENT) -> AsyncIterator[Cluster]:
     """The emulator balancing over REPLICAS bot processes; every process always stopped."""
     tg = BotApiEmulator(TOKEN)
     await tg.start()
@@ -127,7 +130,7 @@ async def cluster(directory: Path, cache_dir: Path,
                           in_schema(store.url, store.schema), cache_dir)
         tg.balance([replica.url for replica in replicas])
         for replica in replicas:
-            running.start(replica)
+            running.start(replica, content)
         for replica in replicas:
             await wait_ready(replica)
         yield running
@@ -248,6 +251,62 @@ async def test_a_rolling_restart_with_changed_content_loses_no_update(
         # while it was down or loading the other answered; once back, it answers again
         assert serving.url in {tg.backend_of(m) for m in sent[during:after_restart]}
         assert restarting.url in {tg.backend_of(m) for m in sent[after_restart:]}
+        accepted = [uid for uid, _, status in tg.routed if status == 200]
+        assert len(accepted) == len(set(accepted)) == len(sent)
+        assert "Traceback" not in running.stderr()
+
+
+RELOADED_LOG = "content reloaded"  # what a replica logs once it serves the new content
+
+
+async def test_a_reload_on_one_replica_while_the_other_answers(
+    tmp_path: Path, cache_dir: Path, shared_store: PostgresBackend,
+) -> None:
+    """SIGHUP (what `faqbot reload` sends) to one replica: it rebuilds and swaps its index
+    while both keep answering; until the other reloads too, each answers from its own."""
+    live = tmp_path / "live"
+    live.mkdir()
+    content = live / "content"
+    shutil.copytree(CONTENT, content)
+    new_content = changed_content(tmp_path / "new")
+    new_core = core_for(write_config(tmp_path / "new-core", content=new_content), cache_dir)
+    async with cluster(tmp_path, cache_dir, shared_store, content) as running:
+        tg = running.tg
+        old, new = (text_of(core.handle(CHANGED_QUESTION)) for core in (running.core, new_core))
+        shutil.copy(new_content / "siming-report.yaml", content / "siming-report.yaml")
+        sent: list[dict[str, Any]] = []
+
+        async def ask(times: int) -> None:
+            for _ in range(times):
+                user = tg.user()
+                sent.append(tg.send(user, tg.private_chat(user), CHANGED_QUESTION))
+                await asyncio.sleep(SEND_INTERVAL)
+
+        async def reload(replica: Replica) -> None:
+            assert replica.process is not None and replica.process.process is not None
+            os.kill(replica.process.process.pid, signal.SIGHUP)
+            await ask(4)  # both answer while it rebuilds
+            await tg.wait_for(lambda: RELOADED_LOG in replica.process.stderr, START_TIMEOUT,
+                              "the reload")
+
+        first, second = running.replicas
+        await reload(first)
+        between = len(sent)
+        await ask(4)
+        before_second = len(sent)
+        await reload(second)
+        settled = len(sent)
+        await ask(4)
+        replies = [await one_reply(tg, message) for message in sent]  # each exactly one
+        for number, (message, reply) in enumerate(zip(sent, replies, strict=True)):
+            if between <= number < before_second:  # the first reloaded, the second not yet
+                expected = new if tg.backend_of(message) == first.url else old
+                assert reply["text"] == expected, number
+            if number >= settled:
+                assert reply["text"] == new, number
+            assert reply["text"] in (old, new)
+        assert {tg.backend_of(m) for m in sent[between:before_second]} == {
+            first.url, second.url}
         accepted = [uid for uid, _, status in tg.routed if status == 200]
         assert len(accepted) == len(set(accepted)) == len(sent)
         assert "Traceback" not in running.stderr()
