@@ -131,7 +131,8 @@ def store(admin_settings: Settings) -> Iterator[SqliteStore]:
 
 @pytest.fixture
 def bot(admin_settings: Settings, store: SqliteStore) -> FaqBot:
-    return FaqBot(admin_settings, FaqBot.load_index(admin_settings), store)
+    (_, index), = FaqBot.load_library(admin_settings)
+    return FaqBot(admin_settings, index, store)
 
 
 def _rename(content: Path, name: str) -> None:
@@ -196,7 +197,8 @@ def test_review_reply_is_what_faqbot_review_prints(
 @pytest.mark.parametrize("command", [admin.stats, admin.review])
 def test_without_recording_stats_and_review_say_so(admin_settings: Settings,
                                                    command: object) -> None:
-    unrecorded = FaqBot(admin_settings, FaqBot.load_index(admin_settings))
+    (_, index), = FaqBot.load_library(admin_settings)
+    unrecorded = FaqBot(admin_settings, index)
     assert callable(command)
     assert command(unrecorded).plain() == admin_settings.text("recording_off")
     no_retention = dataclasses.replace(admin_settings, retention_days=0)
@@ -248,7 +250,7 @@ def test_an_unexpected_reload_error_is_one_line_and_the_old_content_stays(
     def exploding(settings: Settings) -> object:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(FaqBot, "load_index", staticmethod(exploding))
+    monkeypatch.setattr(FaqBot, "load_library", staticmethod(exploding))
     text = admin.reload(bot, "test").plain()
     assert "PermissionError" in text and bot.report.name == OLD_NAME
 
