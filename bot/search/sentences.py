@@ -79,6 +79,7 @@ class AnswerSentences:
         self.passages = passages
         self.own_year = own_year  # the year the report is about (2021 of a 2021 summary)
         self._sentences: dict[str, list[Sentence]] = {}
+        self._last: tuple[tuple[str, str], Sentence] | None = None
 
     def sentences(self, passage_id: str) -> list[Sentence]:
         """A passage's sentences (its title last); one blank one for an unknown id."""
@@ -90,7 +91,16 @@ class AnswerSentences:
         return found
 
     def answering(self, text: str, passage_id: str) -> Sentence:
-        """The sentence of the passage that answers a (normalised) question."""
+        """The sentence of the passage that answers a (normalised) question (the last one
+        found is kept: the decline checks and then the reply's mark ask for it in turn)."""
+        key, last = (text, passage_id), self._last  # one read: threads may ask at once
+        if last is not None and last[0] == key:
+            return last[1]
+        found = self._answering(text, passage_id)
+        self._last = (key, found)
+        return found
+
+    def _answering(self, text: str, passage_id: str) -> Sentence:
         token_weights = weights(self.data, query_tokens(self.data, text))
         grams = bigrams(text.replace(" ", ""))
         asked_years = set(YEAR.findall(text)) | {self.own_year}
