@@ -69,7 +69,7 @@ STATS_DAYS = 7  # /stats: today and this many days
 BUSIEST_HOURS = 3  # /stats lists this many hours of the day
 TOP_UNANSWERED = 5  # ... and this many unanswered questions
 CONTEXT_KEEP_SECONDS = SECONDS_PER_DAY  # a follow-up a day later is a new question
-# a chat context is written on the reply path, past the writer's short batches (a busy
+# a chat context is written and read on the reply path, past the writer's short batches (a busy
 # writer holds SQLite's lock for milliseconds; a first write creates the schema)
 CONTEXT_WAIT_SECONDS = 1.0
 MEMORY_CHATS = 100_000  # contexts kept in memory: the busiest bot's chats of a day
@@ -434,7 +434,8 @@ class _QueuedStore:
         if self.retention_days <= 0:
             return self._memory.recall_context(chat_key, max_age_seconds)
         try:
-            result: str | None = self._read("the chat context", read, None)
+            result: str | None = self._read("the chat context", read, None,
+                                            wait=CONTEXT_WAIT_SECONDS)
         except StoreError:  # warned when written; this process's memory still serves
             return self._memory.recall_context(chat_key, max_age_seconds)
         return result
